@@ -109,7 +109,7 @@ def latent_statistics(
 def evaluate(model: Autoencoder, data: ImageDataset, device: torch.device, limit: int,
              batch_size: int = 250) -> dict[str, float]:
     """Mean reconstruction MSE and SSIM of the clean autoencoder on the first ``limit`` images."""
-    from torchmetrics.functional.image import structural_similarity_index_measure as ssim
+    from channelae.metrics import ssim_per_image
 
     model.eval()
     n = min(limit, len(data))
@@ -118,7 +118,7 @@ def evaluate(model: Autoencoder, data: ImageDataset, device: torch.device, limit
         x = data.batch(torch.arange(start, min(n, start + batch_size))).to(device)
         x_hat = model.decode(model.encode(x))
         mse_sum += float(((x_hat - x) ** 2).flatten(1).mean(1).sum())
-        ssim_sum += float(ssim(x_hat, x, data_range=1.0, reduction="none").sum())
+        ssim_sum += float(ssim_per_image(x_hat, x).sum())
     return {"val_mse": mse_sum / n, "val_ssim": ssim_sum / n}
 
 

@@ -238,6 +238,9 @@ def test_bad_fading_options() -> None:
         Rician(k_db="lots")
     with pytest.raises(UsageError, match="los_phase"):
         Rician(los_phase="sideways")
+    with pytest.raises(UsageError, match="add_awgn"):
+        Rayleigh(add_awgn="maybe")  # type: ignore[arg-type]
+    assert not Rayleigh(add_awgn="false").adds_noise  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------- compose

@@ -105,13 +105,4 @@ def build_channel(spec: str, **options: Any) -> Channel:
 from channelae.channels import awgn, ideal, rayleigh, rician  # noqa: F401
 from channelae.channels.compose import Compose
 
-# Guard until the lead adds the jammer modules (then: the plain line below, without the loop). A missing
-# submodule in ``from channelae.channels import pgd_jammer`` raises a plain ImportError, so import each by its
-# full name and skip only the module that does not exist (errors *inside* it still surface).
-# from channelae.channels import pgd_jammer, noise_jammer
-for _name in ("pgd_jammer", "noise_jammer"):
-    try:
-        __import__(f"channelae.channels.{_name}")
-    except ModuleNotFoundError as _exc:
-        if _exc.name != f"channelae.channels.{_name}":
-            raise
+from channelae.channels import noise_jammer, pgd_jammer  # noqa: E402,F401

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -38,16 +39,18 @@ class ChannelState:
     y: Tensor
     h: Tensor
     no: Tensor
+    #: What the link tells adversarial stages (clean reconstruction, gain, ...); carried unchanged.
+    ctx: Any = None
 
     @classmethod
-    def start(cls, s: Tensor) -> ChannelState:
+    def start(cls, s: Tensor, ctx: Any = None) -> ChannelState:
         """State right after the transmitter: ``y = s``, ``h = 1``, ``no = 0``."""
         one = torch.ones((), dtype=s.dtype, device=s.device)
         zero = torch.zeros((), dtype=s.real.dtype, device=s.device)
-        return cls(y=s, h=one, no=zero)
+        return cls(y=s, h=one, no=zero, ctx=ctx)
 
-    def replace(self, **kw: Tensor) -> ChannelState:
-        """A copy with some fields replaced."""
+    def replace(self, **kw: Any) -> ChannelState:
+        """A copy with some fields replaced (always use this, so ``ctx`` is carried along)."""
         return replace(self, **kw)
 
 

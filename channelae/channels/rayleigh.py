@@ -25,8 +25,21 @@ from channelae._validation import check_int_range
 from channelae.channels import CHANNELS
 from channelae.channels.awgn import add_awgn, check_complex, complex_normal
 from channelae.channels.base import Channel, ChannelState, Tail
+from channelae.errors import UsageError
 
 __all__ = ["FlatFading", "Rayleigh", "expand_blocks"]
+
+
+def _as_bool(value: bool | str, name: str) -> bool:
+    """``value`` as a bool; strings from a CLI/config (``"true"``/``"false"``, ``"1"``/``"0"``) are parsed."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+        raise UsageError(f"must be true or false; got {value!r}", name)
+    return bool(value)
 
 
 def expand_blocks(g: Tensor, n: int, block_length: int) -> Tensor:
@@ -55,7 +68,7 @@ class FlatFading(Channel):
     def __init__(self, block_length: int | None = 1, add_awgn: bool = True) -> None:
         super().__init__()
         self.block_length = 0 if block_length is None else check_int_range(block_length, "block_length", 0)
-        self.add_awgn = bool(add_awgn)
+        self.add_awgn = _as_bool(add_awgn, "add_awgn")
         self.adds_noise = self.add_awgn
 
     def num_blocks(self, n: int) -> int:
@@ -101,7 +114,7 @@ class FlatFading(Channel):
         y = state.y
         check_complex(y, type(self).__name__)
         h = self.draw(y.shape, y.dtype, y.device, generator)
-        state = ChannelState(y=y * h, h=state.h * h, no=state.no * h.abs().square())
+        state = state.replace(y=y * h, h=state.h * h, no=state.no * h.abs().square())
         if self.add_awgn:
             state = add_awgn(state, snr_db, generator)
         return state

@@ -9,10 +9,19 @@ Importing this package is cheap: torchmetrics, lpips, torch-fidelity and torchvi
 a metric first needs them.
 """
 
-from channelae.metrics.base import METRICS, Metric, MetricOptions, SetMetric, as_rgb, check_images, hub_checkpoint_path
+# Import order is registration order, i.e. the order of METRICS.names() in help and messages.
+from channelae.metrics.base import (  # noqa: I001
+    METRICS,
+    Metric,
+    MetricOptions,
+    SetMetric,
+    as_rgb,
+    check_images,
+    hub_checkpoint_path,
+)
 from channelae.metrics.ssim import SSIM, ssim_map, ssim_per_image
-from channelae.metrics.psnr import PSNR, psnr_per_image
 from channelae.metrics.mse import MSE, mse_per_image
+from channelae.metrics.psnr import PSNR, psnr_per_image
 from channelae.metrics.lpips import (
     LPIPS,
     LPIPS_NETS,
@@ -27,31 +36,31 @@ from channelae.metrics.fid import FID, INCEPTION_WEIGHTS_FILE, inception_weights
 from channelae.metrics.build import build_metrics, check_available
 
 __all__ = [
+    "FID",
+    "INCEPTION_WEIGHTS_FILE",
+    "LPIPS",
+    "LPIPS_NETS",
     "METRICS",
+    "MSE",
+    "PSNR",
+    "SSIM",
+    "LPIPSBackbone",
     "Metric",
-    "SetMetric",
     "MetricOptions",
+    "SetMetric",
+    "as_rgb",
     "build_metrics",
     "check_available",
     "check_images",
-    "as_rgb",
     "hub_checkpoint_path",
-    "SSIM",
-    "ssim_per_image",
-    "ssim_map",
-    "PSNR",
-    "psnr_per_image",
-    "MSE",
-    "mse_per_image",
-    "LPIPS",
-    "LPIPS_NETS",
-    "LPIPSBackbone",
-    "lpips_distance",
-    "lpips_backbone_path",
-    "lpips_lin_weights_path",
+    "inception_weights_path",
     "load_lpips_backbone",
     "load_lpips_lin_weights",
-    "FID",
-    "INCEPTION_WEIGHTS_FILE",
-    "inception_weights_path",
+    "lpips_backbone_path",
+    "lpips_distance",
+    "lpips_lin_weights_path",
+    "mse_per_image",
+    "psnr_per_image",
+    "ssim_map",
+    "ssim_per_image",
 ]

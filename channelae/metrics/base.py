@@ -36,11 +36,12 @@ from channelae.registry import Registry
 __all__ = [
     "METRICS",
     "Metric",
-    "SetMetric",
     "MetricOptions",
-    "check_images",
+    "SetMetric",
     "as_rgb",
+    "check_images",
     "hub_checkpoint_path",
+    "missing_weights_message",
 ]
 
 #: Name -> metric class. Keys are the values of ``--metrics``.

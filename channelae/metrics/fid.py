@@ -46,8 +46,8 @@ __all__ = [
     "FID_FEATURE_DIMS",
     "INCEPTION_WEIGHTS_FILE",
     "INCEPTION_WEIGHTS_URL",
-    "inception_weights_path",
     "fid_unavailable_reason",
+    "inception_weights_path",
 ]
 
 #: torch-fidelity's Inception-v3 weight file name (the basename of its download URL).
@@ -117,7 +117,7 @@ class FID(SetMetric):
                 self.fid = FrechetInceptionDistance(
                     feature=self.feature_dim, normalize=False, feature_extractor_weights_path=str(path)
                 )
-            except Exception as exc:  # noqa: BLE001 - a bad weight file; say which
+            except Exception as exc:
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 raise UsageError(
                     f"{path} is not a readable Inception weight file ({first}); replace it with "

@@ -48,11 +48,11 @@ __all__ = [
     "LPIPS",
     "LPIPS_NETS",
     "LPIPSBackbone",
-    "lpips_distance",
-    "lpips_backbone_path",
-    "lpips_lin_weights_path",
     "load_lpips_backbone",
     "load_lpips_lin_weights",
+    "lpips_backbone_path",
+    "lpips_distance",
+    "lpips_lin_weights_path",
     "lpips_unavailable_reason",
 ]
 
@@ -100,7 +100,10 @@ def lpips_backbone_path(net: str) -> Path:
 def lpips_lin_weights_path(net: str) -> Path | None:
     """The LPIPS v0.1 linear-layer weights shipped with ``lpips`` (or torchmetrics); ``None`` if neither."""
     check_one_of(net, LPIPS_NETS, "--lpips-net")
-    for package, sub in (("lpips", ("weights", "v0.1")), ("torchmetrics", ("functional", "image", "lpips_models"))):
+    for package, sub in (
+        ("lpips", ("weights", "v0.1")),
+        ("torchmetrics", ("functional", "image", "lpips_models")),
+    ):
         spec = importlib.util.find_spec(package)  # top-level: locates without importing
         for root in (spec.submodule_search_locations or []) if spec else []:
             path = Path(root).joinpath(*sub, f"{net}.pth")
@@ -118,7 +121,9 @@ def lpips_unavailable_reason(net: str) -> str | None:
         return "LPIPS linear-layer weights not found: install the 'lpips' package (pip install lpips)"
     spec = _NETS[net]
     if not lpips_backbone_path(net).is_file():
-        return missing_weights_message(f"LPIPS ({net}) backbone: torchvision {spec.arch}", spec.file, spec.url, "lpips")
+        return missing_weights_message(
+            f"LPIPS ({net}) backbone: torchvision {spec.arch}", spec.file, spec.url, "lpips"
+        )
     return None
 
 
@@ -162,7 +167,7 @@ def load_lpips_backbone(net: str = "alex") -> LPIPSBackbone:
         with torch.device("meta"):  # no random init of the (large) classifier; tensors come from the file
             features = getattr(torchvision.models, spec.arch)(weights=None).features
         features.load_state_dict(features_state, strict=True, assign=True)
-    except Exception as exc:  # noqa: BLE001 - any failure here means a bad file; say which
+    except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UsageError(
             f"{path} is not a readable torchvision {spec.arch} checkpoint ({first}); replace it with {spec.url}",
@@ -178,7 +183,8 @@ def load_lpips_lin_weights(net: str = "alex") -> list[Tensor]:
     path = lpips_lin_weights_path(net)
     if path is None:
         raise MissingResourceError(
-            "LPIPS linear-layer weights not found: install the 'lpips' package (pip install lpips)", "--metrics"
+            "LPIPS linear-layer weights not found: install the 'lpips' package (pip install lpips)",
+            "--metrics",
         )
     state = torch.load(path, map_location="cpu", weights_only=True)
     weights = [state[f"lin{k}.model.1.weight"].reshape(-1).float() for k in range(len(_NETS[net].channels))]
@@ -193,7 +199,9 @@ def _prepare(x: Tensor, min_size: int, resize_to: int) -> Tensor:
     h, w = x.shape[-2:]
     if min(h, w) < min_size:
         factor = resize_to / min(h, w)
-        x = F.interpolate(x, size=(round(h * factor), round(w * factor)), mode="bilinear", align_corners=False)
+        x = F.interpolate(
+            x, size=(round(h * factor), round(w * factor)), mode="bilinear", align_corners=False
+        )
     shift = x.new_tensor(_SHIFT).view(1, 3, 1, 1)
     scale = x.new_tensor(_SCALE).view(1, 3, 1, 1)
     return (2.0 * x - 1.0 - shift) / scale
@@ -231,7 +239,9 @@ def lpips_distance(
         x = x.to(param.dtype)  # run at the backbone's precision
     feats = list(backbone(x))
     if lin_weights is not None and len(lin_weights) != len(feats):
-        raise UsageError(f"got {len(lin_weights)} linear weights for {len(feats)} feature layers", "lin_weights")
+        raise UsageError(
+            f"got {len(lin_weights)} linear weights for {len(feats)} feature layers", "lin_weights"
+        )
     total = pred.new_zeros(batch, dtype=feats[0].dtype)
     for k, f in enumerate(feats):
         diff = (_unit_normalise(f[:batch]) - _unit_normalise(f[batch:])).square()  # [B, C_l, H_l, W_l]
@@ -292,6 +302,7 @@ class LPIPS(Metric):
         self._n_lin = 0 if lin_weights is None else len(lin_weights)
         for k, w in enumerate(lin_weights or []):
             self.register_buffer(f"lin{k}", torch.as_tensor(w).detach().reshape(-1).float())
+        self.eval()
 
     @classmethod
     def check_available(cls, options: MetricOptions) -> str | None:
@@ -301,7 +312,9 @@ class LPIPS(Metric):
 
     @classmethod
     def from_options(cls, options: MetricOptions) -> LPIPS:
-        metric = cls(options.lpips_net, backbone=options.lpips_backbone, lin_weights=options.lpips_lin_weights)
+        metric = cls(
+            options.lpips_net, backbone=options.lpips_backbone, lin_weights=options.lpips_lin_weights
+        )
         return metric.to(options.device) if options.device is not None else metric
 
     @property
@@ -320,4 +333,6 @@ class LPIPS(Metric):
         )
 
     def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, net={self.net!r}, min_size={self.min_size}, resize_to={self.resize_to}"
+        return (
+            f"{super().extra_repr()}, net={self.net!r}, min_size={self.min_size}, resize_to={self.resize_to}"
+        )

@@ -17,7 +17,7 @@ from torch import Tensor
 
 from channelae.metrics.base import METRICS, Metric, check_images
 
-__all__ = ["SSIM", "ssim_per_image", "ssim_map", "SSIM_SIGMA", "SSIM_KERNEL_SIZE", "SSIM_K1", "SSIM_K2"]
+__all__ = ["SSIM", "SSIM_K1", "SSIM_K2", "SSIM_KERNEL_SIZE", "SSIM_SIGMA", "ssim_map", "ssim_per_image"]
 
 #: Standard deviation of the Gaussian window, in pixels.
 SSIM_SIGMA: float = 1.5

@@ -1,0 +1,155 @@
+"""``Link(model, channel)``: x → encoder → Transmitter → channel → Receiver → decoder → x̂, batched.
+
+Layout of every tensor after the channel: ``[S, E, B, ...]`` — SNR points × jammer budgets × images
+(``E = 1`` when the channel has no jammer). One call evaluates a whole SNR × ε grid.
+
+Receiver noise: every link has thermal noise at the requested SNR. A channel spec with no noise-adding
+stage (e.g. ``pgd-jammer`` or ``rayleigh+pgd-jammer``) gets ``awgn`` appended by :func:`link_channel`, so
+``pgd-jammer`` means ``pgd-jammer+awgn`` (at ``snr_db = inf`` that stage does nothing).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from channelae.channels import Channel, build_channel
+from channelae.channels.awgn import AWGN
+from channelae.channels.base import ChannelState
+from channelae.channels.compose import Compose
+from channelae.definitions import num_symbols
+from channelae.errors import UsageError
+from channelae.link.receiver import Receiver
+from channelae.link.transmitter import Transmitter
+from channelae.models import Autoencoder
+
+__all__ = ["Link", "LinkContext", "LinkOutput", "link_channel", "as_snr_grid"]
+
+
+@dataclass(frozen=True)
+class LinkContext:
+    """What the link tells adversarial stages (white-box knowledge).
+
+    :ivar clean: clean reconstructions ``dec(z0)`` ``[B, C, H, W]`` (the untargeted reference).
+    :ivar inputs: the input images ``[B, C, H, W]``.
+    :ivar z: clean latents ``[B, d]``.
+    :ivar gain: transmitter gain ``g`` (symbols per latent unit).
+    :ivar num_symbols: complex symbols per example ``n``.
+    """
+
+    clean: Tensor
+    inputs: Tensor
+    z: Tensor
+    gain: float
+    num_symbols: int
+
+
+@dataclass
+class LinkOutput:
+    """Everything a link run produced (shapes with ``S`` SNR points, ``E`` budgets, ``B`` images).
+
+    :ivar x_hat: reconstructions ``[S, E, B, C, H, W]``.
+    :ivar clean: clean (noiseless, unjammed) reconstructions ``[B, C, H, W]``.
+    :ivar z: clean latents ``[B, d]``; ``s``: transmitted symbols ``[B, n]``.
+    :ivar z_hat: received latents ``[S, E, B, d]``; ``y``: received symbols ``[S, E, B, n]``.
+    :ivar snr_db: the SNR grid ``[S]`` (dB, Es/N0 per complex symbol).
+    """
+
+    x_hat: Tensor
+    clean: Tensor
+    z: Tensor
+    s: Tensor
+    z_hat: Tensor
+    y: Tensor
+    snr_db: Tensor
+    state: ChannelState
+
+
+def as_snr_grid(snr_db: float | list[float] | Tensor | None) -> Tensor:
+    """SNR values in dB as a float32 tensor ``[S]`` (``None`` → ``[inf]``, noiseless); NaN / -inf refused."""
+    t = torch.as_tensor(float("inf") if snr_db is None else snr_db, dtype=torch.float32).reshape(-1)
+    if t.numel() == 0:
+        raise UsageError("needs at least one SNR value", "--snr-db")
+    bad = [v for v in t.tolist() if math.isnan(v) or v == float("-inf")]
+    if bad:
+        raise UsageError(f"SNR values must be numbers in dB or inf; got {bad[0]}", "--snr-db")
+    return t
+
+
+def link_channel(spec: str | Channel, **options: Any) -> Channel:
+    """Build the channel of a link from a spec, appending ``awgn`` when no stage adds receiver noise."""
+    ch = build_channel(spec, **options) if isinstance(spec, str) else spec
+    if not ch.adds_noise:
+        stages = list(ch.stages) if isinstance(ch, Compose) else [ch]
+        ch = Compose([*stages, AWGN()])
+    return ch
+
+
+class Link(nn.Module):
+    """An autoencoder used as a communication link.
+
+    :param model: trained autoencoder (encoder = transmitter side, decoder = receiver side).
+    :param channel: a :class:`~channelae.channels.Channel` or a spec such as ``"rayleigh+pgd-jammer"``
+        (specs get receiver noise appended, see :func:`link_channel`).
+    :param p_ref: mean energy per complex symbol of the clean training latents (checkpoint metadata).
+    :param equalizer: ``lmmse`` (default), ``zf`` or ``none``; ``csi``: ``perfect`` or ``none``.
+    :param sample: VAEs transmit a sampled z instead of μ.
+    """
+
+    def __init__(self, model: Autoencoder, channel: Channel | str, *, p_ref: float,
+                 equalizer: str = "lmmse", csi: str = "perfect", sample: bool = False,
+                 channel_options: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        self.model = model.eval()
+        self.channel = link_channel(channel, **(channel_options or {})) if isinstance(channel, str) else channel
+        d = model.latent_dim
+        self.transmitter = Transmitter(p_ref, d)
+        self.receiver = Receiver(p_ref, d, equalizer=equalizer, csi=csi)
+        self.sample = sample
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+
+    @classmethod
+    def from_checkpoint(cls, path: str | os.PathLike[str], channel: Channel | str, *,
+                        device: str | torch.device = "cpu", **kw: Any) -> Link:
+        """A link around the checkpoint's model, using its stored ``P_ref``."""
+        from channelae.checkpoint import load_checkpoint
+
+        model, meta = load_checkpoint(path, device=device)
+        link = cls(model, channel, p_ref=float(meta["p_ref"]), **kw)
+        link.meta = meta
+        return link
+
+    def decode_state(self, state: ChannelState) -> Tensor:
+        """Receiver then decoder: ``x̂ [..., C, H, W]`` from a channel state (differentiable in ``y``)."""
+        return self.model.decode(self.receiver(state))
+
+    def forward(self, x: Tensor, snr_db: float | list[float] | Tensor | None = None, *,
+                generator: torch.Generator | None = None) -> LinkOutput:
+        """Run images ``x [B, C, H, W]`` over the link at every SNR of ``snr_db`` (dB; default noiseless)."""
+        dev = x.device
+        snr = as_snr_grid(snr_db).to(dev)
+        with torch.no_grad():
+            z = self.model.encode(x, sample=self.sample, generator=generator)
+            clean = self.model.decode(z)
+            s = self.transmitter(z)  # [B, n]
+        ctx = LinkContext(clean=clean, inputs=x, z=z, gain=self.transmitter.gain,
+                          num_symbols=num_symbols(self.model.latent_dim))
+        state0 = ChannelState.start(s.unsqueeze(0).expand(snr.numel(), *s.shape), ctx=ctx)  # [S, B, n]
+        state = self.channel.apply(state0, snr, tail=self.decode_state, generator=generator)
+        if state.y.dim() == 3:  # no budget dim was added: E = 1
+            state = state.replace(y=state.y.unsqueeze(-3), h=_grid(state.h), no=_grid(state.no))
+        with torch.no_grad():
+            z_hat = self.receiver(state)
+            x_hat = self.model.decode(z_hat)
+        return LinkOutput(x_hat=x_hat, clean=clean, z=z, s=s, z_hat=z_hat, y=state.y, snr_db=snr,
+                          state=state)
+
+
+def _grid(t: Tensor) -> Tensor:
+    return t.unsqueeze(-3) if t.dim() >= 3 else t
