@@ -55,6 +55,99 @@ def train(
                f"P_ref={result.meta['p_ref']:.4g} ({result.meta['train_seconds']:.1f} s)")
 
 
+@app.command()
+def simulate(
+    channel: Annotated[str, typer.Option(help="Channel spec; compose with '+', e.g. awgn+pgd-jammer.")] = "pgd-jammer",
+    eps: Annotated[Optional[str], typer.Option(help="Budget ε (latent L2 per example): E (grid 0…E in 10 steps), a,b,c or start:stop:step.")] = None,
+    jsr_db: Annotated[Optional[str], typer.Option(help="Or budget as jammer-to-signal ratio in dB (same forms).")] = None,
+    snr_db: Annotated[Optional[str], typer.Option(help="SNR Es/N0 in dB per complex symbol: value, list or range; 'inf' = noiseless. Default: inf,20,10,5.")] = None,
+    model: Annotated[Optional[str], typer.Option(help="Model family of the cached default model (trained on first use).")] = None,
+    checkpoint: Annotated[Optional[Path], typer.Option(help="Trained checkpoint directory (instead of --model).")] = None,
+    dataset: Annotated[Optional[str], typer.Option(help="Data set (default: the checkpoint's).")] = None,
+    n_images: Annotated[int, typer.Option(help="Images of the evaluation split.")] = 64,
+    target: Annotated[Optional[str], typer.Option(help="Targeted attack: black, white, random, inverted or an image file.")] = None,
+    distance: Annotated[Optional[str], typer.Option(help="Attack distance: mse, l1, ssim, lpips.")] = None,
+    mode: Annotated[Optional[str], typer.Option(help="PGD mode: strong (default) or faithful (study Eq. 6).")] = None,
+    eot: Annotated[Optional[int], typer.Option(help="Channel draws averaged per PGD step.")] = None,
+    steps: Annotated[Optional[int], typer.Option(help="PGD steps K (default 10).")] = None,
+    restarts: Annotated[Optional[int], typer.Option(help="PGD random restarts (strong mode).")] = None,
+    placement: Annotated[Optional[str], typer.Option(help="Jammer placement: rx (default) or tx.")] = None,
+    k_db: Annotated[Optional[float], typer.Option(help="Rician K-factor in dB.")] = None,
+    block_length: Annotated[Optional[int], typer.Option(help="Fading block length in symbols.")] = None,
+    metrics: Annotated[str, typer.Option(help="Comma list of ssim, psnr, mse, lpips, fid.")] = "ssim,psnr,mse,lpips",
+    reference: Annotated[str, typer.Option(help="Quality reference: input (x) or reconstruction (dec(z0)).")] = "input",
+    limit: Annotated[Optional[list[str]], typer.Option(help="Limit line override METRIC=VALUE (repeatable).")] = None,
+    equalizer: Annotated[str, typer.Option(help="Receiver equaliser: lmmse, zf, none.")] = "lmmse",
+    out: Annotated[Path, typer.Option(help="Results directory.")] = Path("results/simulate"),
+    seed: _Seed = 0,
+    device: _Device = "auto",
+    data_dir: _DataDir = None,
+    no_plots: Annotated[bool, typer.Option("--no-plots", help="Skip the PNG plots.")] = False,
+    quiet: _Quiet = False,
+) -> None:
+    """Simulate the link over SNR × jammer budget; print tables, write results.json/csv and plots."""
+    from channelae import report
+    from channelae.grids import parse_grid, parse_values
+    from channelae.simulate import DEFAULT_SNR_DB, SimulationConfig, simulate as run
+
+    cfg = SimulationConfig(
+        channel=channel,
+        eps=tuple(parse_grid(eps, "--eps", non_negative=True)) if eps is not None else None,
+        jsr_db=tuple(parse_grid(jsr_db, "--jsr-db")) if jsr_db is not None else None,
+        snr_db=tuple(parse_grid(snr_db, "--snr-db", allow_inf=True)) if snr_db is not None else DEFAULT_SNR_DB,
+        n_images=n_images, target=target, distance=distance, mode=mode, eot=eot, steps=steps,
+        restarts=restarts, placement=placement, k_db=k_db, block_length=block_length,
+        metrics=tuple(_split_list(metrics, "--metrics")), reference=reference, equalizer=equalizer,
+        limits=tuple(_parse_limits(limit or [])), seed=seed,
+    )
+    results = run(cfg, out, checkpoint=checkpoint, model=model, dataset=dataset, data_dir=data_dir,
+                  device=device, progress=not quiet, command="channelae " + " ".join(sys.argv[1:]))
+    from rich.console import Console
+
+    report.print_tables(results, Console())
+    if not no_plots:
+        from channelae.plots import render_plots
+
+        paths = render_plots(out, results)
+        typer.echo(f"plots: {', '.join(p.name for p in paths)}")
+    typer.echo(f"results: {out / 'results.json'}")
+
+
+@app.command("report")
+def report_cmd(
+    results_dir: Annotated[Path, typer.Argument(help="A directory written by `channelae simulate`.")],
+    no_plots: Annotated[bool, typer.Option("--no-plots", help="Only print the tables.")] = False,
+) -> None:
+    """Re-render tables and plots from results.json without recomputing."""
+    from channelae import report
+
+    paths = report.render(results_dir, plots=not no_plots)
+    if paths:
+        typer.echo(f"plots: {', '.join(p.name for p in paths)}")
+
+
+def _split_list(text: str, argument: str) -> list[str]:
+    from channelae.errors import UsageError
+
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items:
+        raise UsageError("needs at least one name", argument)
+    return items
+
+
+def _parse_limits(items: list[str]) -> list[tuple[str, float]]:
+    from channelae.errors import UsageError
+    from channelae.grids import parse_values
+
+    out = []
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"{item!r} must look like METRIC=VALUE, e.g. ssim=0.4", "--limit")
+        out.append((name.strip(), parse_values(value, "--limit")[0]))
+    return out
+
+
 @app.command("list")
 def list_components() -> None:
     """List registered models, data sets, channels and metrics."""

@@ -33,3 +33,20 @@ def _isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     monkeypatch.setenv("CHANNELAE_CACHE", str(root / "cache"))
     monkeypatch.setenv("TORCH_HOME", str(root / "torch"))
     monkeypatch.delenv("CHANNELAE_DATA", raising=False)
+
+
+@pytest.fixture(scope="session")
+def trained_checkpoint(tmp_path_factory: pytest.TempPathFactory):
+    """A small swt-vae trained on 1,024 mnist-5k images for 3 epochs (shared by tests; ~10-20 s)."""
+    from channelae.data import load_dataset
+    from channelae.models import build_model
+    from channelae.training import TrainConfig, train_model
+
+    out = tmp_path_factory.mktemp("trained") / "swt-vae"
+    torch.manual_seed(0)
+    model = build_model("swt-vae", (1, 28, 28), 10)
+    train = load_dataset("mnist-5k", "train", limit=1024)
+    val = load_dataset("mnist-5k", "test", limit=128)
+    train_model(model, train, val, TrainConfig(epochs=3, batch_size=64, seed=0, val_images=128), out,
+                progress=False)
+    return out
