@@ -41,14 +41,31 @@ def train(
     device: _Device = "auto",
     resume: Annotated[bool, typer.Option(help="Continue an interrupted run in --out.")] = False,
     data_dir: _DataDir = None,
+    adversarial: Annotated[bool, typer.Option(help="Latent adversarial training (study Algorithm 1).")] = False,
+    noise_train: Annotated[bool, typer.Option(help="Noise training at equal power (the natural baseline).")] = False,
+    adv_eps: Annotated[float, typer.Option(help="Hardening budget ε (latent L2 per example).")] = 0.05,
+    adv_m: Annotated[int, typer.Option(help="Decoder updates per step (M).")] = 1,
+    adv_k: Annotated[int, typer.Option(help="PGD steps (K).")] = 10,
+    adv_distance: Annotated[str, typer.Option(help="PGD distance for hardening: ssim, mse, l1.")] = "ssim",
+    adv_snr_db: Annotated[Optional[float], typer.Option(help="Receiver SNR in dB during hardening (default noiseless).")] = None,
     quiet: _Quiet = False,
 ) -> None:
     """Train an autoencoder and write a checkpoint (safetensors + JSON)."""
     from channelae import zoo
 
+    harden = None
+    if adversarial and noise_train:
+        from channelae.errors import UsageError
+
+        raise UsageError("choose one of --adversarial and --noise-train", "--noise-train")
+    if adversarial or noise_train:
+        from channelae.hardening import HardeningConfig
+
+        harden = HardeningConfig(kind="adversarial" if adversarial else "noise", eps=adv_eps, m=adv_m,
+                                 k=adv_k, distance=adv_distance, snr_db=adv_snr_db)
     result = zoo.train(model, dataset, latent_dim=latent_dim, epochs=epochs, batch_size=batch_size, lr=lr,
                        lam=lam, beta=beta, seed=seed, out=out, device=device, resume=resume,
-                       progress=not quiet, data_dir=data_dir)
+                       progress=not quiet, data_dir=data_dir, harden=harden)
     val = result.meta.get("val", {})
     typer.echo(f"checkpoint: {result.out_dir}")
     typer.echo(f"val_mse={val.get('val_mse', float('nan')):.5f} val_ssim={val.get('val_ssim', float('nan')):.4f} "
@@ -111,6 +128,27 @@ def simulate(
         paths = render_plots(out, results)
         typer.echo(f"plots: {', '.join(p.name for p in paths)}")
     typer.echo(f"results: {out / 'results.json'}")
+
+
+@app.command("run")
+def run_cmd(
+    config: Annotated[Path, typer.Argument(help="Experiment config (configs/*.toml).")],
+    quick: Annotated[bool, typer.Option(help="Few epochs and images: the whole config in minutes.")] = False,
+    dataset: Annotated[Optional[str], typer.Option(help="Run the config on another of its data sets.")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Results directory (default results/NAME-DATASET).")] = None,
+    device: _Device = "auto",
+    data_dir: _DataDir = None,
+    quiet: _Quiet = False,
+) -> None:
+    """Run an experiment config: train what is missing (cached), simulate, write a combined table."""
+    from rich.console import Console
+    from rich.markdown import Markdown
+
+    from channelae.experiments import load_config, run_experiment, summary_markdown
+
+    cfg = load_config(config, dataset=dataset)
+    summary = run_experiment(cfg, out, quick=quick, device=device, progress=not quiet, data_dir=data_dir)
+    Console().print(Markdown(summary_markdown(summary)))
 
 
 @app.command("report")

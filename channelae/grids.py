@@ -11,7 +11,7 @@ import math
 
 from channelae.errors import UsageError
 
-__all__ = ["parse_values", "parse_grid", "eps_grid", "MAX_POINTS"]
+__all__ = ["MAX_POINTS", "eps_grid", "parse_grid", "parse_values"]
 
 MAX_POINTS = 10_000
 
@@ -26,9 +26,8 @@ def _number(text: str, argument: str, allow_inf: bool) -> float:
         raise UsageError(f"{text.strip()!r} is not a number", argument) from None
     if math.isnan(v):
         raise UsageError("NaN is not allowed", argument)
-    if math.isinf(v):
-        if not allow_inf or v < 0:
-            raise UsageError(f"{text.strip()!r} is not allowed here; give finite numbers", argument)
+    if math.isinf(v) and (not allow_inf or v < 0):
+        raise UsageError(f"{text.strip()!r} is not allowed here; give finite numbers", argument)
     return v
 
 

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from channelae.errors import UsageError
 
-__all__ = ["load_results", "print_tables", "render", "LINK_TITLES"]
+__all__ = ["LINK_TITLES", "load_results", "print_tables", "render"]
 
 LINK_TITLES = {"jammer": "PGD jammer", "noise": "noise jammer (equal power)", "link": "link"}
 
@@ -37,10 +37,24 @@ def load_results(path: str | os.PathLike[str]) -> dict[str, Any]:
         for key in ("snr_db", "budget", "curves", "metrics"):
             res[key]
         res["snr_db"] = [_num(v) for v in res["snr_db"]]
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        _check_shapes(res)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise UsageError(f"{f} is not a channelae results file ({type(exc).__name__}: {exc})",
                          "RESULTS_DIR") from None
     return res
+
+
+def _check_shapes(res: dict[str, Any]) -> None:
+    """What the tables index: ``[S][E]`` mean curves per link and metric; raises KeyError/TypeError/ValueError."""
+    S, E = len(res["snr_db"]), len(res["budget"]["eps"])
+    if len(res["budget"]["jsr_db"]) != E or not S or not E:
+        raise ValueError("snr_db / budget grids are empty or inconsistent")
+    for m in res["metrics"]:
+        res["metrics"][m]["higher_is_better"], float(res["metrics"][m]["limit"])
+        for ln in res["curves"]:
+            mean = res["curves"][ln][m]["mean"]
+            if len(mean) != S or any(len(row) != E for row in mean):
+                raise ValueError(f"curve {ln}/{m} is not {S} × {E}")
 
 
 def _fmt(v: Any, unit: str = "") -> str:

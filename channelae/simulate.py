@@ -23,7 +23,7 @@ import os
 import platform
 import shutil
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +33,14 @@ from torch import Tensor
 from channelae._validation import check_device, check_int_range, check_one_of
 from channelae.errors import UsageError
 
-__all__ = ["SimulationConfig", "simulate", "RESULTS_NAME", "jammer_stages", "DEFAULT_SNR_DB",
-           "DEFAULT_METRICS"]
+__all__ = [
+    "DEFAULT_METRICS",
+    "DEFAULT_SNR_DB",
+    "RESULTS_NAME",
+    "SimulationConfig",
+    "jammer_stages",
+    "simulate",
+]
 
 RESULTS_NAME = "results.json"
 CSV_NAME = "results.csv"
@@ -95,6 +101,17 @@ class SimulationConfig:
         check_int_range(self.max_rows, "max_rows", low=1)
         if self.eps is not None and self.jsr_db is not None:
             raise UsageError("give either --eps or --jsr-db, not both", "--jsr-db")
+        from channelae.link.receiver import EQUALIZERS
+
+        check_one_of(self.equalizer, EQUALIZERS, "--equalizer")
+        seen: set[str] = set()
+        for name, _ in self.limits:
+            if name not in self.metrics:
+                raise UsageError(f"limit for {name!r}, which is not among --metrics "
+                                 f"({', '.join(self.metrics)})", "--limit")
+            if name in seen:
+                raise UsageError(f"limit for {name!r} given twice", "--limit")
+            seen.add(name)
 
     def channel_options(self) -> dict[str, Any]:
         keys = ("target", "distance", "mode", "eot", "steps", "restarts", "norm", "placement", "k_db",
@@ -127,7 +144,7 @@ def _file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _prepare_out(out: Path, digest: str) -> Path:
+def _check_out(out: Path) -> None:
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / ".write-test"
@@ -135,6 +152,27 @@ def _prepare_out(out: Path, digest: str) -> Path:
         probe.unlink()
     except OSError as exc:
         raise UsageError(f"cannot write to {out}: {exc.strerror or exc}", "--out") from None
+
+
+def _check_early(config: SimulationConfig, jammers: list[str], out: Path) -> None:
+    """Checks that need no model: channel spec and options, budget vs. channel, metric names, ``--out``."""
+    from channelae.link import link_channel
+    from channelae.metrics import METRICS
+
+    if not jammers and (config.eps is not None or config.jsr_db is not None):
+        raise UsageError(f"channel {config.channel!r} has no jammer; add pgd-jammer or noise-jammer to "
+                         "use a budget", "--eps" if config.eps is not None else "--jsr-db")
+    opts = config.channel_options()
+    if jammers:
+        opts["eps"] = [0.0]  # placeholder: the real grid needs the checkpoint's gain
+    link_channel(config.channel, **opts)
+    for name in config.metrics:
+        METRICS.get(name)
+    _check_out(out)
+
+
+def _prepare_out(out: Path, digest: str) -> Path:
+    _check_out(out)
     partial = out / "partial"
     stamp = partial / "config.sha"
     if partial.exists() and (not stamp.exists() or stamp.read_text().strip() != digest):
@@ -179,6 +217,7 @@ def simulate(
     config.validate()
     dev = check_device(device)
     jammers = jammer_stages(config.channel)
+    _check_early(config, jammers, Path(out))  # before the default model may be trained (minutes)
 
     if checkpoint is None:
         ckpt = zoo.ensure_model(model or zoo.DEFAULT_MODEL, dataset or zoo.DEFAULT_DATASET,
@@ -200,7 +239,7 @@ def simulate(
     # budget grid in ε (latent units), ε = 0 always included
     gain = 1.0 / math.sqrt(float(meta["p_ref"]))
     d = int(meta["config"]["latent_dim"])
-    from channelae.definitions import eps_to_jsr_db, jsr_db_to_eps, num_symbols
+    from channelae.definitions import jsr_db_to_eps, num_symbols
 
     n_sym = num_symbols(d)
     if jammers:
@@ -218,9 +257,6 @@ def simulate(
         if 0.0 not in eps_values:
             eps_values = [0.0, *eps_values]
     else:
-        if config.eps is not None or config.jsr_db is not None:
-            raise UsageError(f"channel {config.channel!r} has no jammer; add pgd-jammer or noise-jammer to "
-                             "use a budget", "--eps" if config.eps is not None else "--jsr-db")
         eps_values, highlight = [0.0], 0.0
     eps_t = torch.tensor(eps_values, dtype=torch.float64)
     snr = as_snr_grid(list(config.snr_db))
@@ -249,9 +285,13 @@ def simulate(
     set_metrics = {k: m for k, m in metrics.items() if not m.per_image}
     if config.distance == "lpips":
         lp = metrics.get("lpips")
+        why = skipped.get("lpips")
+        if lp is None and why is None:  # not among --metrics: build it for the attack only
+            extra, why_d = build_metrics(["lpips"], device=dev, lpips_net=config.lpips_net,
+                                         **(metric_overrides or {}))
+            lp, why = extra.get("lpips"), why_d.get("lpips")
         if lp is None:
-            raise UsageError(f"the lpips distance needs LPIPS weights: {skipped.get('lpips', 'not built')}",
-                             "--distance")
+            raise UsageError(f"the lpips distance needs LPIPS weights: {why}", "--distance")
         for link in links.values():
             for stage in getattr(link.channel, "stages", [link.channel]):
                 if hasattr(stage, "lpips_metric"):
@@ -268,7 +308,12 @@ def simulate(
     chunk = max(1, min(N, config.max_rows // max(1, S * E * eot)))
     n_chunks = math.ceil(N / chunk)
     outp = Path(out)
-    partial = _prepare_out(outp, config.digest())
+    # resumable only with the same config, model weights, data set and device type (all change numbers)
+    from channelae.checkpoint import resolve_checkpoint
+
+    ckpt_sha = _file_sha256(resolve_checkpoint(ckpt)[0])
+    run_key = hashlib.sha256(json.dumps([config.digest(), ckpt_sha, ds_name, dev.type]).encode()).hexdigest()[:16]
+    partial = _prepare_out(outp, run_key)
 
     fid_store: dict[str, list[Tensor]] = {k: [] for k in links} if set_metrics else {}
     ref_store: list[Tensor] = []
@@ -338,7 +383,7 @@ def simulate(
         "dataset": ds_name,
         "n_images": N,
         "skipped_metrics": skipped,
-        "manifest": _manifest(config, ckpt, command, meta, _file_sha256),
+        "manifest": _manifest(config, ckpt, command, meta, lambda _: ckpt_sha),
     })
     atomic_write_json(outp / RESULTS_NAME, results)
     atomic_write_text(outp / CSV_NAME, results_csv(results))

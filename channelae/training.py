@@ -70,8 +70,9 @@ class TrainResult:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-#: ``hook(model, x, epoch, step, generator) -> dict of extra log terms``, run after each regular step.
-StepHook = Callable[[Autoencoder, Tensor, int, int, torch.Generator], dict[str, float]]
+#: ``hook(model, optimizer, x, epoch, step, generator) -> dict of extra log terms``, run after each regular
+#: step (e.g. latent adversarial training's decoder updates; optimizer state is saved for resume).
+StepHook = Callable[[Autoencoder, torch.optim.Optimizer, Tensor, int, int, torch.Generator], dict[str, float]]
 
 
 def _epoch_generator(seed: int, epoch: int, device: torch.device) -> torch.Generator:
@@ -228,7 +229,7 @@ def train_model(
                 opt.step()
                 terms = dict(loss.terms)
                 if step_hook is not None:
-                    terms.update(step_hook(model, x, epoch, step, g_dev))
+                    terms.update(step_hook(model, opt, x, epoch, step, g_dev))
                 for k, v in terms.items():
                     sums[k] = sums.get(k, 0.0) + v
                 info = " ".join(f"{k}={v:.4g}" for k, v in terms.items())

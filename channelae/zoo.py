@@ -12,14 +12,17 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from channelae._validation import check_device
 from channelae.checkpoint import META_NAME
 from channelae.data import dataset_info, load_dataset
 from channelae.models import MODELS, build_model
 from channelae.paths import model_cache_dir
-from channelae.training import STATE_NAME, StepHook, TrainConfig, TrainResult, train_model
+from channelae.training import STATE_NAME, TrainConfig, TrainResult, train_model
+
+if TYPE_CHECKING:
+    from channelae.hardening import HardeningConfig
 
 __all__ = ["train", "ensure_model", "cache_key", "DEFAULT_MODEL", "DEFAULT_DATASET", "DEFAULT_EPOCHS"]
 
@@ -63,17 +66,23 @@ def train(
     resume: bool = False,
     progress: bool = True,
     data_dir: str | os.PathLike[str] | None = None,
-    step_hook: StepHook | None = None,
-    extra: dict[str, Any] | None = None,
+    harden: HardeningConfig | None = None,
 ) -> TrainResult:
     """Train ``model`` on ``dataset`` and write a checkpoint (to ``out`` or the model cache).
 
-    ``extra`` holds settings of training variants (e.g. adversarial training) that become part of the
-    cache key and the checkpoint metadata.
+    ``harden`` adds latent adversarial (or noise) training (:mod:`channelae.hardening`); its settings become
+    part of the cache key and the checkpoint metadata.
     """
     dev = check_device(device)
+    step_hook = None
+    extra: dict[str, Any] = {}
+    if harden is not None:
+        from channelae.hardening import hardening_hook
+
+        step_hook = hardening_hook(harden)
+        extra = {"harden": harden.to_dict()}
     settings = _resolve(model, dataset, latent_dim, lam, beta, epochs, batch_size, lr, seed)
-    settings.update(extra or {})
+    settings.update(extra)
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
     info = dataset_info(dataset)
     train_set = load_dataset(dataset, "train", data_dir=data_dir)
@@ -88,7 +97,7 @@ def train(
     return train_model(
         net, train_set, val_set, cfg, out, device=dev, resume=resume, progress=progress,
         step_hook=step_hook,
-        extra_meta={"settings": settings, "fingerprint_extra": {"extra": extra or {}}},
+        extra_meta={"settings": settings, "fingerprint_extra": {"extra": extra}},
     )
 
 
@@ -104,14 +113,14 @@ def ensure_model(
     """Path of a cached checkpoint for these settings, training (or resuming) it first if needed."""
     defaults = {"latent_dim": None, "epochs": DEFAULT_EPOCHS, "batch_size": 64, "lr": 1e-3, "lam": None,
                 "beta": 1.0, "seed": 0}
-    extra = kw.pop("extra", None)
-    step_hook = kw.pop("step_hook", None)
+    harden = kw.pop("harden", None)
     defaults.update(kw)
     settings = _resolve(model, dataset, **defaults)
-    settings.update(extra or {})
+    if harden is not None:
+        settings["harden"] = harden.to_dict()
     path = model_cache_dir() / f"{model}-{dataset}-{cache_key(settings)}"
     if (path / META_NAME).exists() and not (path / STATE_NAME).exists():
         return path
     train(model, dataset, out=path, resume=True, progress=progress, device=device, data_dir=data_dir,
-          step_hook=step_hook, extra=extra, **defaults)
+          harden=harden, **defaults)
     return path

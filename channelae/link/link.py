@@ -35,7 +35,8 @@ __all__ = ["Link", "LinkContext", "LinkOutput", "link_channel", "as_snr_grid"]
 class LinkContext:
     """What the link tells adversarial stages (white-box knowledge).
 
-    :ivar clean: clean reconstructions ``dec(z0)`` ``[B, C, H, W]`` (the untargeted reference).
+    :ivar clean: clean reconstructions ``dec(z0)`` ``[B, C, H, W]`` (the untargeted reference; computed
+        through the noiseless transmitter/receiver round trip, see :meth:`Link.forward`).
     :ivar inputs: the input images ``[B, C, H, W]``.
     :ivar z: clean latents ``[B, d]``.
     :ivar gain: transmitter gain ``g`` (symbols per latent unit).
@@ -72,7 +73,10 @@ class LinkOutput:
 
 def as_snr_grid(snr_db: float | list[float] | Tensor | None) -> Tensor:
     """SNR values in dB as a float32 tensor ``[S]`` (``None`` → ``[inf]``, noiseless); NaN / -inf refused."""
-    t = torch.as_tensor(float("inf") if snr_db is None else snr_db, dtype=torch.float32).reshape(-1)
+    try:
+        t = torch.as_tensor(float("inf") if snr_db is None else snr_db, dtype=torch.float32).reshape(-1)
+    except (TypeError, ValueError, RuntimeError):
+        raise UsageError(f"SNR values must be numbers in dB or inf; got {snr_db!r}", "--snr-db") from None
     if t.numel() == 0:
         raise UsageError("needs at least one SNR value", "--snr-db")
     bad = [v for v in t.tolist() if math.isnan(v) or v == float("-inf")]
@@ -136,8 +140,11 @@ class Link(nn.Module):
         snr = as_snr_grid(snr_db).to(dev)
         with torch.no_grad():
             z = self.model.encode(x, sample=self.sample, generator=generator)
-            clean = self.model.decode(z)
             s = self.transmitter(z)  # [B, n]
+            # The noiseless, unjammed link output dec(rx(tx(z))): dec(z0) up to the rounding of the gain
+            # round trip (~1e-7), and bit-identical to x_hat wherever the channel leaves s untouched
+            # (ideal / snr_db = inf, jammer budget 0), so distortions there are exactly 0.
+            clean = self.model.decode(self.receiver(ChannelState.start(s)))
         ctx = LinkContext(clean=clean, inputs=x, z=z, gain=self.transmitter.gain,
                           num_symbols=num_symbols(self.model.latent_dim))
         state0 = ChannelState.start(s.unsqueeze(0).expand(snr.numel(), *s.shape), ctx=ctx)  # [S, B, n]

@@ -1,0 +1,296 @@
+"""The PGD and noise jammers on the link (SPEC §2): budgets in latent units and JSR, ε = 0 is the clean link,
+PGD at least as damaging as random noise of the same norm, targeted attacks, batching over ε, EOT and
+placement, distances and image targets."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from PIL import Image
+
+from channelae.attacks import distance, pgd, resolve_target
+from channelae.data import load_dataset
+from channelae.definitions import jsr_db_to_eps
+from channelae.errors import UsageError
+from channelae.link import Link
+from channelae.metrics.ssim import ssim_per_image
+
+N_SYM = 5  # complex symbols of a d = 10 latent
+
+
+@pytest.fixture(scope="module")
+def images() -> torch.Tensor:
+    return load_dataset("mnist-5k", "test", limit=16).batch(range(16))
+
+
+def _link(ckpt, spec: str = "pgd-jammer", **options) -> Link:
+    return Link.from_checkpoint(ckpt, spec, channel_options=options)
+
+
+def _jammer(link: Link):
+    return next(s for s in link.channel.stages if hasattr(s, "budget"))
+
+
+def _run(link: Link, x: torch.Tensor, snr_db=None, seed: int = 0):
+    return link(x, snr_db, generator=torch.Generator().manual_seed(seed))
+
+
+def _latent_norm(link: Link, delta_s: torch.Tensor) -> torch.Tensor:
+    """‖δ‖ in latent units from the jammer's symbol-space perturbation: ‖δ_s‖ / g (float64)."""
+    return torch.view_as_real(delta_s).flatten(-2).double().norm(dim=-1) / link.transmitter.gain
+
+
+def _mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return (a - b).square().flatten(-3).mean(-1)
+
+
+# ---------------------------------------------------------------------------------------- budgets
+
+EPS = [0.0, 0.1, 0.5, 1.0, 3.0]
+
+
+@pytest.mark.parametrize("mode, norm, target", [
+    ("strong", "l2", None), ("faithful", "l2", None), ("strong", "linf", None), ("faithful", "l2", "black"),
+])
+def test_pgd_stays_in_its_ball_and_eps0_is_clean(trained_checkpoint, images, mode, norm, target) -> None:
+    x = images[:8]
+    link = _link(trained_checkpoint, eps=EPS, mode=mode, norm=norm, target=target, steps=4)
+    out = _run(link, x)
+    delta = _jammer(link).last_delta  # [S, E, B, n] symbols
+    assert delta.shape == (1, len(EPS), 8, N_SYM) and out.x_hat.shape == (1, len(EPS), 8, 1, 28, 28)
+    eps = torch.tensor(EPS, dtype=torch.float64).reshape(1, -1, 1)
+    lat = _latent_norm(link, delta)
+    assert (lat <= eps * (1 + 1e-6)).all(), (lat.amax(-1), EPS)
+    if norm == "linf":  # per real coordinate bound ε/sqrt(2n) in latent units
+        bound = eps.unsqueeze(-1) / math.sqrt(2 * N_SYM) * link.transmitter.gain * (1 + 1e-6)
+        assert (torch.view_as_real(delta).flatten(-2).abs() <= bound).all()
+    if mode == "faithful":  # α = 1 ≫ ε: every sign step lands on the sphere
+        assert torch.allclose(lat[:, 1:], eps[:, 1:].expand_as(lat[:, 1:]), rtol=1e-5, atol=0)
+    # placement rx over the noiseless link: the received latent moves by exactly δ_s / g
+    moved = out.z_hat[0] - out.z_hat[0, :1]
+    expect = torch.view_as_real(delta[0]).flatten(-2) / link.transmitter.gain
+    torch.testing.assert_close(moved, expect, atol=2e-6, rtol=0)
+    # ε = 0: no perturbation at all and the clean link output, bit for bit
+    assert torch.count_nonzero(delta[:, 0]) == 0
+    assert torch.equal(out.x_hat[:, 0], out.clean.unsqueeze(0))
+    assert _mse(out.x_hat[0, 1:], out.clean).gt(0).all()
+
+
+def test_jsr_budgets(trained_checkpoint, images) -> None:
+    """JSR = ‖δ_s‖²/(n·Es) in dB; faithful PGD and the noise jammer sit on the sphere, strong PGD inside."""
+    x = images[:8]
+    jsr = [-30.0, -20.0, -10.0, 0.0]
+    power = torch.tensor([10 ** (j / 10) for j in jsr], dtype=torch.float64).reshape(1, -1, 1)
+    for spec, opts in [("pgd-jammer", {"mode": "faithful", "steps": 2}),
+                       ("pgd-jammer", {"mode": "strong", "steps": 2}),
+                       ("noise-jammer", {})]:
+        link = _link(trained_checkpoint, spec, jsr_db=jsr, **opts)
+        _run(link, x)
+        delta = _jammer(link).last_delta.to(torch.complex128)
+        p = delta.abs().square().sum(-1) / N_SYM  # ‖δ_s‖²/n, Es = 1
+        assert (p <= power * (1 + 1e-5)).all()
+        if spec == "noise-jammer":
+            torch.testing.assert_close(p, power.expand_as(p), rtol=1e-5, atol=0)
+        elif opts["mode"] == "faithful":  # sign steps of α = 1 latent unit (norm √(2n)) reach the sphere
+            # once ε ≤ √(2n)·α ≈ 3.16: at -30, -20, -10 dB here (ε = √(n·10^(JSR/10))/g ≈ 0.24, 0.75, 2.4)
+            torch.testing.assert_close(p[:, :3], power[:, :3].expand_as(p[:, :3]), rtol=1e-5, atol=0)
+        # and the same budget given as ε = jsr_db_to_eps(JSR) in latent units
+        eps = jsr_db_to_eps(torch.tensor(jsr), link.transmitter.gain, N_SYM).reshape(1, -1, 1)
+        assert (_latent_norm(link, delta) <= eps * (1 + 1e-6)).all()
+
+
+def test_noise_jammer_has_exactly_the_budget_norm(trained_checkpoint, images) -> None:
+    link = _link(trained_checkpoint, "noise-jammer", eps=[0.0, 0.5, 2.0])
+    out = _run(link, images[:8])
+    delta = _jammer(link).last_delta
+    lat = _latent_norm(link, delta)
+    torch.testing.assert_close(lat, torch.tensor([0.0, 0.5, 2.0], dtype=torch.float64).reshape(1, 3, 1)
+                               .expand_as(lat), rtol=1e-6, atol=0)
+    # one random direction per image, shared by the budgets
+    torch.testing.assert_close(delta[0, 1] / 0.5, delta[0, 2] / 2.0, rtol=1e-5, atol=1e-7)
+    assert torch.equal(out.x_hat[:, 0], out.clean.unsqueeze(0))
+
+
+# ------------------------------------------------------------------------------ strength of the attack
+
+
+def test_pgd_beats_noise_and_strong_beats_faithful(trained_checkpoint, images) -> None:
+    eps = [0.25, 0.5, 1.0, 2.0]
+    noise = _run(_link(trained_checkpoint, "noise-jammer", eps=eps), images)
+    d_noise = _mse(noise.x_hat[0], noise.clean).mean(-1)  # [E], reference dec(z0)
+    damage = {}
+    for mode in ("strong", "faithful"):
+        link = _link(trained_checkpoint, eps=eps, mode=mode)
+        out = _run(link, images)
+        damage[mode] = _mse(out.x_hat[0], out.clean).mean(-1)
+        # untargeted faithful PGD does not stall at the zero gradient of δ = 0
+        assert (damage[mode] > 0).all(), (mode, damage[mode])
+        assert (damage[mode] >= d_noise).all(), (mode, damage[mode], d_noise)
+    assert damage["strong"].mean() >= damage["faithful"].mean(), damage
+    # and by a margin that is not float noise: the gradient direction is far better than a random one
+    assert (damage["strong"] > 1.2 * d_noise).all(), (damage["strong"], d_noise)
+
+
+def test_faithful_pgd_escapes_a_zero_gradient_start() -> None:
+    """Core: ‖δ‖² has exactly zero gradient at δ = 0; the faithful mode must still reach the sphere."""
+    shape = (3, 4, 6)
+    radius = torch.tensor([0.0, 0.5, 2.0]).reshape(3, 1)
+    delta = pgd(lambda d: d.square().sum(-1), shape, radius, mode="faithful", steps=3,
+                generator=torch.Generator().manual_seed(0))
+    n = delta.norm(dim=-1)
+    assert torch.count_nonzero(delta[0]) == 0
+    torch.testing.assert_close(n[1:], radius[1:].expand(2, 4), rtol=1e-6, atol=0)
+
+
+def test_strong_pgd_solves_a_linear_objective() -> None:
+    """max ⟨c, δ⟩ over the L2 ball is ε·‖c‖ (at δ = ε·c/‖c‖): the strong mode gets near it per budget."""
+    g = torch.Generator().manual_seed(1)
+    c = torch.randn(5, 8, generator=g)
+    radius = torch.tensor([0.1, 1.0, 10.0]).reshape(3, 1)
+    delta = pgd(lambda d: (d * c).sum(-1), (3, 5, 8), radius, mode="strong", steps=10, generator=g)
+    assert (delta.norm(dim=-1) <= radius * (1 + 1e-6)).all()
+    optimum = radius * c.norm(dim=-1)  # [3, 5]
+    reached = (delta * c).sum(-1)
+    assert (reached >= 0.95 * optimum).all(), reached / optimum
+
+
+@pytest.mark.parametrize("target", ["black", "white", "inverted"])
+def test_targeted_attack_moves_towards_target(trained_checkpoint, images, target) -> None:
+    eps = [0.0, 0.5, 1.0, 2.0, 3.0]
+    link = _link(trained_checkpoint, eps=eps, target=target, mode="strong")
+    out = _run(link, images[:8])
+    t = resolve_target(target, out.clean)
+    d = distance("mse", out.x_hat[0], t).mean(-1)  # [E]
+    assert (d[1:] <= d[:-1] + 1e-4 * d[0]).all(), d  # monotone non-increasing (small tolerance)
+    assert d[-1] < 0.98 * d[0], d  # clearly closer at the largest budget
+    # and it is a *targeted* attack: the untargeted damage grows too, but distance to target falls
+    assert _mse(out.x_hat[0, -1], out.clean).mean() > 0
+
+
+# ----------------------------------------------------------------------------------------- batching
+
+
+@pytest.mark.parametrize("mode", ["strong", "faithful"])
+def test_batched_grid_equals_each_eps_alone(trained_checkpoint, images, mode) -> None:
+    eps = [0.2, 0.7, 1.5]
+    x = images[:8]
+    link = _link(trained_checkpoint, eps=eps, mode=mode, steps=4)
+    grid = _run(link, x, seed=3)
+    grid_delta = _jammer(link).last_delta
+    for i, e in enumerate(eps):
+        one = _link(trained_checkpoint, eps=e, mode=mode, steps=4)
+        alone = _run(one, x, seed=3)
+        torch.testing.assert_close(_jammer(one).last_delta[:, 0], grid_delta[:, i], atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(alone.x_hat[:, 0], grid.x_hat[:, i], atol=1e-5, rtol=1e-4)
+
+
+def test_eot_over_a_noisy_link(trained_checkpoint, images) -> None:
+    x = images[:8]
+    eps = [0.5, 1.0]
+    link = _link(trained_checkpoint, eps=eps, eot=3, steps=2)
+    calls = []
+    decode = link.model.decode
+
+    def spy(z):
+        calls.append(z.shape)
+        return decode(z)
+
+    link.model.decode = spy
+    out = _run(link, x, snr_db=[10.0, 20.0])
+    assert out.x_hat.shape == (2, 2, 8, 1, 28, 28)
+    assert out.z_hat.shape == (2, 2, 8, 10)
+    delta = _jammer(link).last_delta
+    assert delta.shape == (2, 2, 8, N_SYM)
+    assert (_latent_norm(link, delta) <= torch.tensor(eps, dtype=torch.float64).reshape(1, 2, 1) * (1 + 1e-6)).all()
+    # the jammer's objective saw 3 noise draws per image: [S, E, 3·B] latents per step
+    assert torch.Size([2, 2, 3 * 8, 10]) in calls
+    assert torch.isfinite(out.x_hat).all()
+
+
+def test_placement_tx_and_rx_differ_under_fading(trained_checkpoint, images) -> None:
+    x = images[:8]
+    eps = [0.5, 1.0]
+    res = {}
+    for placement in ("tx", "rx"):
+        link = _link(trained_checkpoint, "rayleigh+pgd-jammer", eps=eps, placement=placement, steps=3)
+        out = _run(link, x, seed=5)
+        delta = _jammer(link).last_delta  # [1, E, B, n]
+        assert (_latent_norm(link, delta) <= torch.tensor(eps, dtype=torch.float64).reshape(1, 2, 1)
+                * (1 + 1e-6)).all()
+        h = out.state.h  # [1, 1, B, n] fading the jammer knew
+        received = out.y - h * out.s  # noiseless: exactly what the jammer added
+        expect = h * delta if placement == "tx" else delta
+        torch.testing.assert_close(received, expect.expand_as(received), atol=1e-5, rtol=1e-4)
+        res[placement] = (out.x_hat, h)
+    torch.testing.assert_close(res["tx"][1], res["rx"][1])  # same seed: same fading draw
+    assert not torch.allclose(res["tx"][0], res["rx"][0], atol=1e-4)
+
+
+# ------------------------------------------------------------------------------- distances, targets
+
+
+def test_ssim_distance_is_one_minus_ssim_and_differentiable() -> None:
+    g = torch.Generator().manual_seed(0)
+    target = torch.rand(2, 3, 1, 28, 28, generator=g)
+    pred = (target + 0.1 * torch.randn(target.shape, generator=g)).clamp(0, 1).requires_grad_(True)
+    d = distance("ssim", pred, target)
+    assert d.shape == (2, 3)
+    ref = 1 - ssim_per_image(pred.detach().reshape(6, 1, 28, 28), target.reshape(6, 1, 28, 28))
+    torch.testing.assert_close(d.detach(), ref.reshape(2, 3))
+    assert (d > 0).all() and (d < 1).all()
+    (grad,) = torch.autograd.grad(d.sum(), pred)
+    assert torch.isfinite(grad).all() and grad.abs().sum() > 0
+    torch.testing.assert_close(distance("ssim", target, target), torch.zeros(2, 3), atol=1e-5, rtol=0)
+    # mse / l1 per image, broadcasting a single target
+    black = torch.zeros(1, 1, 28, 28)
+    torch.testing.assert_close(distance("mse", target, black), target.square().mean((-3, -2, -1)))
+    torch.testing.assert_close(distance("l1", target, black), target.mean((-3, -2, -1)))
+    with pytest.raises(UsageError, match="--distance"):
+        distance("lpips", target, target)  # no backbone given
+    with pytest.raises(UsageError, match="--distance"):
+        distance("hamming", target, target)
+
+
+def test_ssim_distance_drives_the_attack(trained_checkpoint, images) -> None:
+    link = _link(trained_checkpoint, eps=[0.0, 2.0], distance="ssim", steps=3)
+    out = _run(link, images[:8])
+    d = distance("ssim", out.x_hat[0], out.clean).mean(-1)
+    assert d[0] == pytest.approx(0.0, abs=1e-6) and d[1] > 1e-3
+
+
+def _write_png(path, size=(40, 36), mode="L") -> None:
+    img = Image.new(mode, size, 0)
+    for i in range(8, 28):
+        for j in range(10, 26):
+            img.putpixel((i, j), 255 if mode == "L" else (255, 255, 255))
+    img.save(path)
+
+
+def test_image_file_target(tmp_path, trained_checkpoint, images) -> None:
+    path = tmp_path / "target.png"
+    _write_png(path)
+    clean = torch.rand(8, 1, 28, 28)
+    t = resolve_target(str(path), clean)
+    assert t.shape == (1, 1, 28, 28) and t.dtype == clean.dtype
+    assert 0 <= t.min() and t.max() <= 1 and t.max() > 0.9 and t.min() < 0.1
+    with Image.open(path) as im:
+        ref = torch.frombuffer(bytearray(im.resize((28, 28), Image.BILINEAR).tobytes()), dtype=torch.uint8)
+    torch.testing.assert_close(t.flatten(), ref.float() / 255)
+    rgb = tmp_path / "rgb.png"  # an RGB file for a grey model is converted to grey
+    _write_png(rgb, mode="RGB")
+    assert resolve_target(str(rgb), clean).shape == (1, 1, 28, 28)
+    assert resolve_target(str(rgb), torch.rand(2, 3, 64, 64)).shape == (1, 3, 64, 64)
+
+    link = _link(trained_checkpoint, eps=[0.0, 1.5, 3.0], target=str(path), steps=6)
+    out = _run(link, images[:8])
+    d = distance("mse", out.x_hat[0], t).mean(-1)
+    assert d[2] <= d[1] + 1e-4 * d[0] and d[2] < 0.98 * d[0], d
+
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"not an image")
+    with pytest.raises(UsageError, match="--target"):
+        resolve_target(str(bad), clean)
+    with pytest.raises(UsageError, match="--target"):
+        resolve_target(str(tmp_path / "missing.png"), clean)

@@ -1,0 +1,221 @@
+"""The Link (x → encoder → Transmitter → channel → Receiver → decoder → x̂): shapes of the [S, E, B, ...]
+grid, receiver noise appended to noise-free specs, SNR handling, and usage errors of the link and jammers."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from channelae.channels import build_channel
+from channelae.channels.awgn import AWGN
+from channelae.channels.base import ChannelState
+from channelae.channels.compose import Compose
+from channelae.channels.ideal import Ideal
+from channelae.channels.noise_jammer import NoiseJammer
+from channelae.channels.pgd_jammer import PGDJammer
+from channelae.channels.rayleigh import Rayleigh
+from channelae.data import load_dataset
+from channelae.errors import UsageError
+from channelae.link import Link, LinkContext, as_snr_grid, link_channel
+from channelae.models import build_model
+
+B = 8
+
+
+@pytest.fixture(scope="module")
+def images() -> torch.Tensor:
+    return load_dataset("mnist-5k", "test", limit=B).batch(range(B))
+
+
+@pytest.fixture(scope="module")
+def untrained():
+    """An untrained model is enough where only shapes and plumbing are checked."""
+    torch.manual_seed(0)
+    return build_model("swt-vae", (1, 28, 28), 10).eval()
+
+
+def _mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return (a - b).square().flatten(-3).mean(-1)
+
+
+# ------------------------------------------------------------------------------------ link_channel
+
+
+def test_link_channel_appends_awgn_to_noise_free_specs() -> None:
+    ch = link_channel("pgd-jammer", eps=0.1)
+    assert isinstance(ch, Compose)
+    assert [type(s) for s in ch.stages] == [PGDJammer, AWGN]
+    assert ch.adds_noise and ch.needs_decoder
+
+    ch = link_channel("rayleigh+pgd-jammer", eps=0.1)
+    assert [type(s) for s in ch.stages] == [Rayleigh, PGDJammer, AWGN]
+    assert ch.stages[0].add_awgn is False  # noise only once, at the end
+
+    ch = link_channel("ideal")
+    assert [type(s) for s in ch.stages] == [Ideal, AWGN]
+
+
+def test_link_channel_keeps_specs_that_add_noise() -> None:
+    ch = link_channel("awgn+pgd-jammer", eps=0.1)
+    assert [type(s) for s in ch.stages] == [AWGN, PGDJammer]
+    assert isinstance(link_channel("awgn"), AWGN)
+    assert isinstance(link_channel("rayleigh"), Rayleigh)  # a lone fading stage adds its own noise
+    ch = link_channel("pgd-jammer+awgn", eps=0.1)
+    assert [type(s) for s in ch.stages] == [PGDJammer, AWGN]
+
+
+def test_link_channel_takes_channel_objects(untrained) -> None:
+    jam = NoiseJammer(eps=0.5)
+    ch = link_channel(jam)
+    assert isinstance(ch, Compose) and ch.stages[0] is jam and isinstance(ch.stages[1], AWGN)
+    awgn = AWGN()
+    assert link_channel(awgn) is awgn
+    # Link built from a spec string applies the same rule.
+    link = Link(untrained, "pgd-jammer", p_ref=1.0, channel_options={"eps": 0.1})
+    assert [type(s) for s in link.channel.stages] == [PGDJammer, AWGN]
+
+
+# ------------------------------------------------------------------------------------- SNR grid
+
+
+def test_as_snr_grid_values() -> None:
+    assert as_snr_grid(None).tolist() == [math.inf]
+    assert as_snr_grid(10).tolist() == [10.0]
+    assert as_snr_grid([0, 5, math.inf]).tolist() == [0.0, 5.0, math.inf]
+    t = as_snr_grid(torch.tensor([[1.0, 2.0]]))
+    assert t.shape == (2,) and t.dtype == torch.float32
+
+
+@pytest.mark.parametrize("bad", ["abc", ["a"], [1.0, None], object(), [float("nan")], float("nan"),
+                                 [-math.inf], []])
+def test_as_snr_grid_refuses_non_numbers(bad) -> None:
+    with pytest.raises(UsageError) as exc:
+        as_snr_grid(bad)
+    assert exc.value.argument == "--snr-db"
+    assert "--snr-db" in str(exc.value)
+
+
+def test_link_refuses_bad_snr(untrained, images) -> None:
+    link = Link(untrained, "awgn", p_ref=1.0)
+    with pytest.raises(UsageError, match="--snr-db"):
+        link(images, float("nan"))
+    with pytest.raises(UsageError, match="--snr-db"):
+        link(images, "ten")
+
+
+def test_snr_grid_in_one_call(trained_checkpoint, images) -> None:
+    link = Link.from_checkpoint(trained_checkpoint, "awgn")
+    snr = [math.inf, 20.0, 0.0]
+    out = link(images, snr, generator=torch.Generator().manual_seed(0))
+    assert out.x_hat.shape == (3, 1, B, 1, 28, 28)
+    assert out.z_hat.shape == (3, 1, B, 10) and out.y.shape == (3, 1, B, 5)
+    assert out.snr_db.tolist() == snr
+    # noiseless point = the clean link output, bit for bit
+    assert torch.equal(out.x_hat[0, 0], out.clean)
+    mse = _mse(out.x_hat[:, 0], out.clean).mean(-1)  # [S]
+    assert mse[0] == 0
+    assert mse[0] < mse[1] < mse[2]  # quality falls as SNR falls
+    # received noise has the requested variance N0 = 10^(-snr/10) per complex symbol (Es = 1)
+    w = out.y[2, 0] - out.s
+    assert w.abs().square().mean().item() == pytest.approx(1.0, rel=0.5)
+
+
+def test_snr_and_budget_grid_shapes(untrained, images) -> None:
+    link = Link(untrained, "noise-jammer", p_ref=1.0, channel_options={"eps": [0.0, 0.5, 1.0, 2.0]})
+    out = link(images, [math.inf, 10.0], generator=torch.Generator().manual_seed(1))
+    assert out.x_hat.shape == (2, 4, B, 1, 28, 28)
+    assert out.z_hat.shape == (2, 4, B, 10)
+    assert out.clean.shape == (B, 1, 28, 28) and out.z.shape == (B, 10) and out.s.shape == (B, 5)
+    assert torch.equal(out.x_hat[0, 0], out.clean)
+
+    link = Link(untrained, "pgd-jammer", p_ref=1.0, channel_options={"eps": [0.0, 1.0], "steps": 2})
+    out = link(images, [math.inf, 10.0, 0.0], generator=torch.Generator().manual_seed(1))
+    assert out.x_hat.shape == (3, 2, B, 1, 28, 28)
+    assert link.channel.stages[0].last_delta.shape == (3, 2, B, 5)
+
+
+def test_link_without_jammer_has_budget_dim_one(untrained, images) -> None:
+    out = Link(untrained, "rayleigh", p_ref=1.0)(images, [5.0, 15.0], generator=torch.Generator().manual_seed(0))
+    assert out.x_hat.shape == (2, 1, B, 1, 28, 28)
+    assert torch.isfinite(out.x_hat).all()
+
+
+def test_link_context_reaches_the_jammer(untrained, images) -> None:
+    seen = {}
+
+    class Spy(NoiseJammer):
+        def apply(self, state, snr_db=None, *, tail=None, generator=None):
+            seen["ctx"], seen["tail"] = state.ctx, tail
+            return super().apply(state, snr_db, tail=tail, generator=generator)
+
+    link = Link(untrained, Spy(eps=0.5), p_ref=4.0)
+    out = link(images)
+    ctx = seen["ctx"]
+    assert isinstance(ctx, LinkContext)
+    assert ctx.gain == pytest.approx(0.5) and ctx.num_symbols == 5
+    assert torch.equal(ctx.clean, out.clean) and torch.equal(ctx.z, out.z) and torch.equal(ctx.inputs, images)
+    # the clean reference is dec(z0) up to the gain's rounding
+    torch.testing.assert_close(out.clean, untrained.decode(out.z), atol=1e-5, rtol=0)
+    assert callable(seen["tail"])
+
+
+# ---------------------------------------------------------------------------------- usage errors
+
+
+@pytest.mark.parametrize("options, argument", [
+    ({"eps": -0.1}, "--eps"),
+    ({"eps": [0.1, -1.0]}, "--eps"),
+    ({"eps": float("nan")}, "--eps"),
+    ({"eps": math.inf}, "--eps"),
+    ({"jsr_db": float("nan")}, "--jsr-db"),
+    ({"eps": 0.1, "jsr_db": -10.0}, "--eps"),
+    ({"eps": 0.1, "target": "purple"}, "--target"),
+    ({"eps": 0.1, "target": 3}, "--target"),
+    ({"eps": 0.1, "distance": "cosine"}, "--distance"),
+    ({"eps": 0.1, "mode": "fast"}, "--mode"),
+    ({"eps": 0.1, "placement": "middle"}, "--placement"),
+    ({"eps": 0.1, "norm": "l3"}, "--norm"),
+    ({"eps": 0.1, "steps": 0}, "--steps"),
+    ({"eps": 0.1, "eot": 0}, "--eot"),
+])
+def test_pgd_jammer_bad_arguments(options, argument) -> None:
+    with pytest.raises(UsageError) as exc:
+        PGDJammer(**options)
+    assert exc.value.argument == argument
+    assert str(exc.value).startswith(argument)
+    with pytest.raises(UsageError) as exc:  # the same through the channel spec
+        build_channel("pgd-jammer", **options)
+    assert exc.value.argument == argument
+
+
+def test_jammer_budget_needs_exactly_one() -> None:
+    for cls in (PGDJammer, NoiseJammer):
+        with pytest.raises(UsageError) as exc:
+            cls()
+        assert "--eps" in str(exc.value) and "--jsr-db" in str(exc.value)
+        with pytest.raises(UsageError) as exc:
+            cls(eps=0.5, jsr_db=-3.0)
+        assert "--eps" in str(exc.value) and "--jsr-db" in str(exc.value)
+    for bad in ({"eps": -1.0}, {"eps": float("nan")}, {"placement": "tx2", "eps": 1.0}):
+        with pytest.raises(UsageError):
+            NoiseJammer(**bad)
+
+
+def test_pgd_jammer_needs_a_link(untrained) -> None:
+    s = torch.randn(B, 5, dtype=torch.complex64)
+    jam = PGDJammer(eps=0.5)
+    with pytest.raises(UsageError) as exc:  # Sionna-style call: no tail, no context
+        jam(s)
+    assert exc.value.argument == "--channel" and "Link" in str(exc.value)
+    with pytest.raises(UsageError, match="--channel"):  # a tail but no context
+        jam.apply(ChannelState.start(s), tail=lambda st: st.y.real)
+    ctx = LinkContext(clean=torch.zeros(B, 1, 28, 28), inputs=torch.zeros(B, 1, 28, 28), z=torch.zeros(B, 10),
+                      gain=1.0, num_symbols=5)
+    with pytest.raises(UsageError, match="--channel"):  # a context but no tail
+        jam.apply(ChannelState.start(s, ctx=ctx))
+    with pytest.raises(UsageError, match="--channel"):
+        build_channel("rayleigh+pgd-jammer", eps=0.5)(s)
+    with pytest.raises(UsageError, match="--channel"):  # the noise jammer needs the link's gain too
+        NoiseJammer(eps=0.5)(s)
