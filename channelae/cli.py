@@ -20,6 +20,20 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+@app.callback()
+def _main(
+    plugin: Annotated[Optional[list[str]], typer.Option(help="Python file or module registering extra channels/models/metrics (repeatable; also $CHANNELAE_PLUGINS).")] = None,
+) -> None:
+    """Autoencoders as communication links: train, simulate channels and jammers, report."""
+    items = list(plugin or [])
+    import os
+
+    if items or os.environ.get("CHANNELAE_PLUGINS"):
+        from channelae.plugins import load_plugins, plugins_from_env
+
+        load_plugins(plugins_from_env() + items)
+
+
 _Device = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N (no silent fallback).")]
 _Seed = Annotated[int, typer.Option(help="Seed for initialisation, shuffling, noise and attacks.")]
 _DataDir = Annotated[Optional[Path], typer.Option(help="Directory searched first for data sets.")]

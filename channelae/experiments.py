@@ -30,7 +30,7 @@ _HARDEN_KEYS = {"kind", "eps", "m", "k", "distance", "snr_db"}
 _SIM_KEYS = {"label", "channel", "eps", "jsr_db", "snr_db", "target", "distance", "mode", "eot", "steps",
              "restarts", "norm", "placement", "k_db", "block_length", "metrics", "limits", "n_images",
              "reference", "equalizer", "seed"}
-_QUICK_KEYS = {"epochs", "n_images", "eps", "snr_db"}
+_QUICK_KEYS = {"epochs", "n_images", "eps", "snr_db", "train_images"}
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,16 @@ def load_config(path: str | os.PathLike[str], dataset: str | None = None) -> Exp
                            description=raw.get("description", ""), claim=raw.get("claim", ""), train=train,
                            models=tuple(models), simulations=tuple(sims), quick=quick)
     for sim in cfg.simulations:  # validate every simulation's options now, not after an hour of training
-        _sim_config(cfg, sim, quick=False)
+        sc = _sim_config(cfg, sim, quick=False)
+        _sim_config(cfg, sim, quick=True)
+        from channelae.channels import build_channel
+        from channelae.metrics import METRICS
+        from channelae.simulate import jammer_stages
+
+        budget = {"eps": [0.0, 1.0]} if jammer_stages(sc.channel) else {}
+        build_channel(sc.channel, **sc.channel_options(), **budget)  # checks mode, target, distance, ...
+        for name in sc.metrics:
+            METRICS.get(name)
     return cfg
 
 
@@ -197,12 +206,14 @@ def _model_checkpoint(cfg: ExperimentConfig, m: ModelSpec, *, quick: bool, progr
 
         harden = HardeningConfig(**m.harden)
     epochs = m.epochs or cfg.train.get("epochs", zoo.DEFAULT_EPOCHS)
+    train_images = None
     if quick:
         epochs = cfg.quick.get("epochs", 1)
+        train_images = cfg.quick.get("train_images")
     return zoo.ensure_model(m.family, cfg.dataset, progress=progress, device=device, data_dir=data_dir,
                             latent_dim=m.latent_dim, epochs=epochs, lam=m.lam, beta=m.beta,
                             seed=cfg.train.get("seed", 0), batch_size=cfg.train.get("batch_size", 64),
-                            lr=cfg.train.get("lr", 1e-3), harden=harden)
+                            lr=cfg.train.get("lr", 1e-3), harden=harden, train_images=train_images)
 
 
 def run_experiment(cfg: ExperimentConfig, out: str | os.PathLike[str] | None = None, *, quick: bool = False,

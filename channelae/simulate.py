@@ -447,6 +447,8 @@ def _statistics(*, config: SimulationConfig, links: list[str], specs_m: dict[str
                    "highlight_index": hi, "gain": gain, "num_symbols": n_sym, "mean_latent_norm": z_norm},
         "metrics": {k: {"higher_is_better": s.higher_is_better, "limit": s.limit, "unit": s.unit}
                     for k, s in specs_m.items()},
+        "metric_order": list(specs_m),
+        "link_order": list(links),
         "curves": curves,
         "aaddc": area,
         "aaddc_definition": "sum over ε-grid segments of the area of max(q − L, 0) (higher-is-better) or "

@@ -67,11 +67,13 @@ def train(
     progress: bool = True,
     data_dir: str | os.PathLike[str] | None = None,
     harden: HardeningConfig | None = None,
+    train_images: int | None = None,
 ) -> TrainResult:
     """Train ``model`` on ``dataset`` and write a checkpoint (to ``out`` or the model cache).
 
     ``harden`` adds latent adversarial (or noise) training (:mod:`channelae.hardening`); its settings become
-    part of the cache key and the checkpoint metadata.
+    part of the cache key and the checkpoint metadata. ``train_images`` uses only the first images of the
+    training split (quick runs).
     """
     dev = check_device(device)
     step_hook = None
@@ -81,11 +83,13 @@ def train(
 
         step_hook = hardening_hook(harden)
         extra = {"harden": harden.to_dict()}
+    if train_images is not None:
+        extra["train_images"] = train_images
     settings = _resolve(model, dataset, latent_dim, lam, beta, epochs, batch_size, lr, seed)
     settings.update(extra)
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
     info = dataset_info(dataset)
-    train_set = load_dataset(dataset, "train", data_dir=data_dir)
+    train_set = load_dataset(dataset, "train", data_dir=data_dir, limit=train_images)
     val_set = load_dataset(dataset, info.eval_split, data_dir=data_dir)
     if out is None:
         out = model_cache_dir() / f"{model}-{dataset}-{cache_key(settings)}"
@@ -114,13 +118,16 @@ def ensure_model(
     defaults = {"latent_dim": None, "epochs": DEFAULT_EPOCHS, "batch_size": 64, "lr": 1e-3, "lam": None,
                 "beta": 1.0, "seed": 0}
     harden = kw.pop("harden", None)
+    train_images = kw.pop("train_images", None)
     defaults.update(kw)
     settings = _resolve(model, dataset, **defaults)
     if harden is not None:
         settings["harden"] = harden.to_dict()
+    if train_images is not None:
+        settings["train_images"] = train_images
     path = model_cache_dir() / f"{model}-{dataset}-{cache_key(settings)}"
     if (path / META_NAME).exists() and not (path / STATE_NAME).exists():
         return path
     train(model, dataset, out=path, resume=True, progress=progress, device=device, data_dir=data_dir,
-          harden=harden, **defaults)
+          harden=harden, train_images=train_images, **defaults)
     return path

@@ -1,0 +1,132 @@
+"""Experiment configs and `channelae run`; latent adversarial / noise training."""
+
+from __future__ import annotations
+
+import glob
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from channelae.errors import UsageError
+from channelae.experiments import load_config, run_experiment
+from channelae.hardening import HardeningConfig, hardening_hook
+from channelae.models import build_model
+
+CONFIGS = sorted(glob.glob(str(Path(__file__).resolve().parents[1] / "configs" / "*.toml")))
+
+
+def test_study_configs_exist() -> None:
+    names = {Path(c).stem for c in CONFIGS}
+    assert {"table1_regularizers", "table2_vae_vs_dae", "table3_beta_tcvae", "fig3_untargeted", "fig4_targets",
+            "fig10_adversarial_training", "link_snr_sweep"} <= names
+
+
+@pytest.mark.parametrize("path", CONFIGS)
+@pytest.mark.parametrize("dataset", ["fashion-mnist", "mnist", "celeba", "mnist-5k"])
+def test_every_config_parses_for_every_dataset(path: str, dataset: str) -> None:
+    cfg = load_config(path, dataset=dataset)
+    assert cfg.dataset == dataset and cfg.models and cfg.simulations
+
+
+def _write(tmp: Path, text: str) -> Path:
+    p = tmp / "exp.toml"
+    p.write_text(text)
+    return p
+
+
+BASE = """name = "t"
+dataset = "mnist-5k"
+[[models]]
+family = "ae"
+[[simulations]]
+channel = "pgd-jammer"
+"""
+
+
+@pytest.mark.parametrize("text,match", [
+    ("colour = 1\n" + BASE, "unknown key 'colour' in the top level"),
+    (BASE.replace('family = "ae"', 'family = "ae"\nlamda = 2'), r"unknown key 'lamda' in \[\[models\]\] #1"),
+    (BASE + "[[simulations]]\nchanel = 'awgn'\n", r"unknown key 'chanel' in \[\[simulations\]\] #2"),
+    (BASE + "[train]\nepoch = 3\n", r"unknown key 'epoch' in \[train\]"),
+    (BASE.replace('"ae"', '"vae"'), "unknown model 'vae'"),
+    (BASE + "[[simulations]]\nchannel = 'pgd-jammer'\nmode = 'fast'\n", "--mode"),
+    (BASE + "[[simulations]]\nchannel = 'pgd-jammer'\neps = '1:0:0.1'\n", "--eps"),
+    ("name = 't'\n[[models]\n", "not valid TOML"),
+])
+def test_bad_configs_name_the_key_and_file(tmp_path: Path, text: str, match: str) -> None:
+    p = _write(tmp_path, text)
+    with pytest.raises(UsageError, match=match) as info:
+        load_config(p)
+    assert "exp.toml" in str(info.value) or "--" in str(info.value)
+
+
+def test_run_writes_combined_table(tmp_path: Path, trained_checkpoint: Path) -> None:
+    p = _write(tmp_path, f"""name = "mini"
+dataset = "mnist-5k"
+claim = "a test"
+[[models]]
+label = "given"
+checkpoint = "{trained_checkpoint}"
+[[simulations]]
+label = "black"
+channel = "pgd-jammer"
+target = "black"
+snr_db = "inf,10"
+eps = "0:1:0.5"
+metrics = ["ssim", "mse"]
+n_images = 4
+""")
+    summary = run_experiment(load_config(p), tmp_path / "out", device="cpu", progress=False)
+    assert (tmp_path / "out" / "summary.md").read_text().count("| given | black |") == 4  # 2 SNR × 2 metrics
+    stored = json.loads((tmp_path / "out" / "summary.json").read_text())
+    from channelae.io import _jsonable
+
+    assert stored["rows"] == _jsonable(summary["rows"])  # inf stored as "inf" (strict JSON)
+    assert (tmp_path / "out" / "given" / "black" / "results.json").exists()
+
+
+def test_hardening_hook_updates_decoder_only() -> None:
+    torch.manual_seed(0)
+    model = build_model("kld-vae", (1, 28, 28), 10)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x = torch.rand(16, 1, 28, 28)
+    enc = {k: v.clone() for k, v in model.encoder.state_dict().items()}
+    dec = {k: v.clone() for k, v in model.decoder.state_dict().items() if "running" not in k}
+    for kind in ("adversarial", "noise"):
+        hook = hardening_hook(HardeningConfig(kind=kind, eps=0.5, m=2, k=3, distance="mse"))
+        log = hook(model, opt, x, 0, 0, torch.Generator().manual_seed(0))
+        assert all(v > 0 for v in log.values())
+    for k, v in model.encoder.state_dict().items():
+        assert torch.equal(v, enc[k]), k
+    changed = [k for k, v in model.decoder.state_dict().items() if k in dec and not torch.equal(v, dec[k])]
+    assert changed
+
+
+def test_adversarial_perturbation_hurts_more_than_noise() -> None:
+    """The hook's PGD finds latent perturbations that damage more than random ones of the same norm."""
+    from channelae.attacks import distance, pgd
+
+    torch.manual_seed(0)
+    model = build_model("ae", (1, 28, 28), 10).eval()
+    z = torch.randn(8, 10)
+    ref = model.decode(z).detach()
+    radius = torch.full((1,), 1.0)
+    delta = pgd(lambda d: distance("mse", model.decode(z + d), ref), z.shape, radius, steps=10,
+                generator=torch.Generator().manual_seed(0))
+    g = torch.randn(z.shape, generator=torch.Generator().manual_seed(1))
+    noise = g / g.norm(dim=-1, keepdim=True)
+    adv = distance("mse", model.decode(z + delta), ref)
+    rnd = distance("mse", model.decode(z + noise), ref)
+    assert float(delta.norm(dim=-1).max()) <= 1.0 + 1e-5
+    assert float(adv.mean()) > float(rnd.mean())
+
+
+def test_bad_hardening_settings() -> None:
+    with pytest.raises(UsageError, match="--harden"):
+        HardeningConfig(kind="pgd")
+    with pytest.raises(UsageError, match="--adv-eps"):
+        HardeningConfig(eps=-1)
+    with pytest.raises(UsageError, match="--adv-distance"):
+        HardeningConfig(distance="lpips")
