@@ -74,6 +74,32 @@ def _random_start(shape: torch.Size, radius: Tensor, norm: str, fraction: float 
     return (g * r * radius).expand(shape).clone()
 
 
+def _value_and_grad(objective: Callable[[Tensor], Tensor], delta: Tensor,
+                    chunk: tuple[int, int] | None) -> tuple[Tensor, Tensor]:
+    """``objective(δ)`` (detached) and its gradient, evaluated in pieces of ``chunk = (dim, size)`` along a
+    leading dim of ``δ`` (the objective is per example, so pieces are independent); one piece's graph at a
+    time bounds memory, and smaller decoder batches run faster on CPU caches."""
+    if chunk is None or delta.shape[chunk[0]] <= chunk[1]:
+        delta = delta.detach().requires_grad_(True)
+        val = objective(delta)
+        (grad,) = torch.autograd.grad(val.sum(), delta)
+        return val.detach(), grad
+    dim, size = chunk
+    vals, grads = [], []
+    for part in delta.detach().split(size, dim=dim):
+        v, g = _value_and_grad(objective, part, None)
+        vals.append(v)
+        grads.append(g)
+    return torch.cat(vals, dim=dim), torch.cat(grads, dim=dim)
+
+
+def _value(objective: Callable[[Tensor], Tensor], delta: Tensor, chunk: tuple[int, int] | None) -> Tensor:
+    with torch.no_grad():
+        if chunk is None or delta.shape[chunk[0]] <= chunk[1]:
+            return objective(delta)
+        return torch.cat([objective(p) for p in delta.split(chunk[1], dim=chunk[0])], dim=chunk[0])
+
+
 def pgd(
     objective: Callable[[Tensor], Tensor],
     shape: torch.Size | tuple[int, ...],
@@ -87,6 +113,7 @@ def pgd(
     generator: torch.Generator | None = None,
     dtype: torch.dtype = torch.float32,
     device: torch.device | str = "cpu",
+    chunk: tuple[int, int] | None = None,
 ) -> Tensor:
     """Maximise ``objective(δ)`` (per example, shape ``δ.shape[:-1]``) over ``‖δ‖ ≤ radius``.
 
@@ -98,6 +125,8 @@ def pgd(
     :param steps: iterations ``K``.
     :param restarts: random restarts (``strong`` only; the best per example is kept).
     :param alpha: step size of the faithful mode, in δ's units.
+    :param chunk: ``(dim, size)``: evaluate the objective on pieces of at most ``size`` along leading dim
+        ``dim`` (≥ 0) of ``δ`` (bounds memory; the result is the same, as the objective is per example).
     :return: ``δ`` of ``shape``, detached, inside the ball.
     """
     check_one_of(mode, MODES, "--mode")
@@ -124,12 +153,10 @@ def pgd(
             delta = _project(_random_start(shape, radius, norm, fraction, generator, dtype, device), radius, norm)
             eta = 2.5 * radius / steps
             for _k in range(steps):
-                delta.requires_grad_(True)
-                val = objective(delta)
-                (grad,) = torch.autograd.grad(val.sum(), delta)
+                val, grad = _value_and_grad(objective, delta, chunk)
                 delta = delta.detach()
                 if mode == "strong":
-                    consider(delta, val.detach())
+                    consider(delta, val)
                     if norm == "l2":
                         step = eta * grad / grad.norm(dim=-1, keepdim=True).clamp_min(1e-30)
                     else:
@@ -139,8 +166,7 @@ def pgd(
                 delta = _project(delta + step, radius, norm)
             if mode == "faithful":
                 return delta.detach()
-            with torch.no_grad():
-                consider(delta, objective(delta))
+            consider(delta, _value(objective, delta, chunk))
     return best_delta.detach()
 
 

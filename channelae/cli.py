@@ -6,11 +6,15 @@ and exit with code 2; no traceback.
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+
+#: The arguments of the running command (recorded in result manifests).
+_ARGV: list[str] = []
 
 app = typer.Typer(
     name="channelae",
@@ -132,7 +136,7 @@ def simulate(
         limits=tuple(_parse_limits(limit or [])), seed=seed,
     )
     results = run(cfg, out, checkpoint=checkpoint, model=model, dataset=dataset, data_dir=data_dir,
-                  device=device, progress=not quiet, command="channelae " + " ".join(sys.argv[1:]))
+                  device=device, progress=not quiet, command="channelae " + shlex.join(_ARGV))
     from rich.console import Console
 
     report.print_tables(results, Console())
@@ -227,11 +231,15 @@ def _fail(message: str, code: int) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: runs the app and turns user mistakes into one-line errors (exit 2)."""
+    global _ARGV
+    _ARGV = list(argv) if argv is not None else sys.argv[1:]
     try:
         rc = app(args=argv, prog_name="channelae", standalone_mode=False)
     except (KeyboardInterrupt, typer.Abort):
         _fail("interrupted; run the same command again to resume", 130)
     except typer.Exit as exc:
+        if exc.exit_code == 130:  # typer maps Ctrl-C to Exit(130)
+            _fail("interrupted; run the same command again to resume", 130)
         rc = exc.exit_code
     except Exception as exc:  # noqa: BLE001 - map user mistakes to one line, re-raise real bugs
         from channelae.errors import UsageError
@@ -243,6 +251,8 @@ def main(argv: list[str] | None = None) -> None:
         if isinstance(exc, FloatingPointError):
             _fail(str(exc), 1)
         raise
+    if rc == 130:  # typer maps Ctrl-C to exit code 130 in non-standalone mode
+        _fail("interrupted; run the same command again to resume", 130)
     if isinstance(rc, int) and rc:
         sys.exit(rc)
 

@@ -77,8 +77,10 @@ def print_tables(results: dict[str, Any], console: Console | None = None) -> Non
     eps, jsr = budget["eps"], budget["jsr_db"]
     hi = budget.get("highlight_index", len(eps) - 1)
     # results.json has sorted keys: the stored orders keep the columns as `simulate` printed them
-    links = [ln for ln in results.get("link_order", []) if ln in results["curves"]] or list(results["curves"])
-    metrics = [m for m in results.get("metric_order", []) if m in results["metrics"]] or list(results["metrics"])
+    links = [ln for ln in results.get("link_order", []) if ln in results["curves"]] or \
+        list(results["curves"])
+    metrics = [m for m in results.get("metric_order", []) if m in results["metrics"]] or \
+        list(results["metrics"])
     for si, s in enumerate(results["snr_db"]):
         title = f"{results.get('channel', '')} — {_snr_label(s)} — reference: {results.get('reference', '')}"
         t = Table(title=title, title_justify="left", pad_edge=False, collapse_padding=True)

@@ -312,8 +312,8 @@ def simulate(
     from channelae.checkpoint import resolve_checkpoint
 
     ckpt_sha = _file_sha256(resolve_checkpoint(ckpt)[0])
-    run_key = hashlib.sha256(json.dumps([config.digest(), ckpt_sha, ds_name, dev.type]).encode()).hexdigest()[:16]
-    partial = _prepare_out(outp, run_key)
+    run_key = hashlib.sha256(json.dumps([config.digest(), ckpt_sha, ds_name, dev.type]).encode())
+    partial = _prepare_out(outp, run_key.hexdigest()[:16])
 
     fid_store: dict[str, list[Tensor]] = {k: [] for k in links} if set_metrics else {}
     ref_store: list[Tensor] = []
@@ -428,10 +428,11 @@ def _statistics(*, config: SimulationConfig, links: list[str], specs_m: dict[str
                 b = breaking_budget(eps, mean, spec.limit, spec.higher_is_better)
                 breaking[lname][mname] = {"eps": b.tolist(),
                                           "jsr_db": eps_to_jsr_db(b, gain, n_sym).tolist()}
-            noise_curve = mean[order, 0]  # ε = 0 column: the jammer-free link over SNR
-            loss = equivalent_snr_loss(snr.double().reshape(S, 1), mean, snr[order].double(), noise_curve,
-                                       spec.higher_is_better)
-            eq_loss[lname][mname] = loss.tolist()
+            if S >= 2:  # the noise-only curve needs two SNR points to interpolate on
+                noise_curve = mean[order, 0]  # ε = 0 column: the jammer-free link over SNR
+                loss = equivalent_snr_loss(snr.double().reshape(S, 1), mean, snr[order].double(), noise_curve,
+                                           spec.higher_is_better)
+                eq_loss[lname][mname] = loss.tolist()
     z_norm = float(z.norm(dim=-1).mean())
     eq7 = {}
     key = f"{links[0]}.z_hat"

@@ -188,6 +188,13 @@ def train_model(
     device = torch.device(device)
     out = Path(out_dir)
     state_path = out / STATE_NAME
+    try:  # fail now, not after the first epoch
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(f"cannot write to {out}: {exc.strerror or exc}", "--out") from None
     torch.manual_seed(config.seed)
     model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)

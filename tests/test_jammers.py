@@ -184,6 +184,33 @@ def test_batched_grid_equals_each_eps_alone(trained_checkpoint, images, mode) ->
         alone = _run(one, x, seed=3)
         torch.testing.assert_close(_jammer(one).last_delta[:, 0], grid_delta[:, i], atol=1e-5, rtol=1e-4)
         torch.testing.assert_close(alone.x_hat[:, 0], grid.x_hat[:, i], atol=1e-5, rtol=1e-4)
+    # decoder passes chunked to one budget at a time (max_rows) give the same attack
+    _jammer(link).max_rows = 1
+    chunked = _run(link, x, seed=3)
+    torch.testing.assert_close(_jammer(link).last_delta, grid_delta, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(chunked.x_hat, grid.x_hat, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("mode", ["strong", "faithful"])
+def test_pgd_core_chunked_equals_whole(mode) -> None:
+    g = torch.Generator().manual_seed(2)
+    w = torch.randn(4, 6, generator=g)
+    radius = torch.tensor([0.0, 0.3, 1.0, 2.0, 5.0]).reshape(5, 1)
+    calls = []
+
+    def objective(d):  # per example, non-linear, zero gradient at 0
+        calls.append(d.shape[0])
+        return ((d * w).sum(-1).sin().square() + 0.1 * d.square().sum(-1)).reshape(d.shape[:-1])
+
+    whole = pgd(objective, (5, 4, 6), radius, mode=mode, steps=5, restarts=2,
+                generator=torch.Generator().manual_seed(0))
+    assert set(calls) == {5}
+    calls.clear()
+    parts = pgd(objective, (5, 4, 6), radius, mode=mode, steps=5, restarts=2,
+                generator=torch.Generator().manual_seed(0), chunk=(0, 2))
+    assert max(calls) == 2
+    torch.testing.assert_close(parts, whole, atol=1e-6, rtol=1e-5)
+    assert (parts.norm(dim=-1) <= radius * (1 + 1e-6)).all()
 
 
 def test_eot_over_a_noisy_link(trained_checkpoint, images) -> None:

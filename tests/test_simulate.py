@@ -1,4 +1,5 @@
-"""``channelae simulate`` end to end (in-process CLI and library): DD-curves, AADDC, determinism, resume, report.
+"""``channelae simulate`` end to end (in-process CLI and library): DD-curves, AADDC, determinism, resume,
+report.
 
 All runs use the small ``trained_checkpoint``, a few images, small grids, ``ssim,mse`` and ``--no-plots``.
 """
@@ -24,6 +25,23 @@ FAST = ["--n-images", "8", "--metrics", "ssim,mse", "--no-plots", "--quiet", "--
 #: The issue's command, smaller: awgn + PGD jammer over SNR 0, 10, 20 dB and ε 0, 0.25, …, 1.
 MAIN = ["simulate", "--channel", "awgn+pgd-jammer", "--snr-db", "0:20:10", "--eps", "0:1:0.25",
         "--limit", "ssim=0.12", "--limit", "mse=0.053", *FAST]
+
+
+@contextlib.contextmanager
+def one_thread():
+    """One intra-op thread: on a busy 2-core machine two threads make small convolutions ~50x slower."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    with one_thread():
+        yield
 
 
 def run_cli(argv: list[str]) -> tuple[int, str, str]:
@@ -57,7 +75,7 @@ def main_run(trained_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory)
     """The issue's simulate command, run once for this module (isolated caches, no network)."""
     root = tmp_path_factory.mktemp("main_run")
     out = root / "out"
-    with pytest.MonkeyPatch.context() as mp:
+    with pytest.MonkeyPatch.context() as mp, one_thread():
         mp.setenv("CHANNELAE_CACHE", str(root / "cache"))
         mp.setenv("TORCH_HOME", str(root / "torch"))
         mp.delenv("CHANNELAE_DATA", raising=False)
@@ -163,7 +181,8 @@ def test_results_csv_has_a_row_per_point(main_run: dict) -> None:
     for r in rows:
         si = [num(s) for s in snr].index(float(r["snr_db"]))
         ei = eps.index(float(r["eps"]))
-        assert float(r["mean"]) == pytest.approx(res["curves"][r["link"]][r["metric"]]["mean"][si][ei], rel=1e-7)
+        stored = res["curves"][r["link"]][r["metric"]]["mean"][si][ei]
+        assert float(r["mean"]) == pytest.approx(stored, rel=1e-7)
 
 
 def test_stdout_has_one_table_per_snr(main_run: dict) -> None:
@@ -215,6 +234,19 @@ def test_same_seed_identical_other_seed_different(trained_checkpoint: Path, tmp_
     assert outs["a"]["manifest"]["seed"] == 0 and outs["c"]["manifest"]["seed"] == 1
 
 
+def test_link_without_jammer(trained_checkpoint: Path, tmp_path: Path) -> None:
+    code, stdout, err = run_cli(["simulate", "--channel", "awgn", "--snr-db", "0,inf", "--n-images", "4",
+                                 "--metrics", "mse", "--no-plots", "--quiet", "--device", "cpu",
+                                 "--checkpoint", trained_checkpoint, "--out", tmp_path])
+    assert code == 0, err
+    res = load_json(tmp_path)
+    assert list(res["curves"]) == ["link"] and res["budget"]["eps"] == [0.0]
+    mse = res["curves"]["link"]["mse"]["mean"]  # [inf, 0 dB] sorted as given: 0 dB first
+    snr = [num(s) for s in res["snr_db"]]
+    assert mse[snr.index(0.0)][0] > mse[snr.index(math.inf)][0]
+    assert "noiseless" in stdout and "SNR 0 dB" in stdout
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Resume (library: a small max_rows gives several chunks)
 
@@ -239,8 +271,9 @@ def chunk_spy(monkeypatch: pytest.MonkeyPatch):
     real = st.save_file
 
     class Spy:
-        writes: list[str] = []
-        stop_after: int | None = None
+        def __init__(self) -> None:
+            self.writes: list[str] = []
+            self.stop_after: int | None = None
 
         def reset(self, stop_after: int | None = None) -> None:
             self.writes, self.stop_after = [], stop_after

@@ -1,0 +1,164 @@
+"""The autoencoder link inside a Sionna PHY flow, with a channelae PGD jammer between Sionna's channel pieces.
+
+One ``sionna.phy.Block`` carries images end to end:
+
+    x ─encoder─► z ─channelae Transmitter─► s ─Sionna flat fading─► h·s ─channelae PGD jammer─► h·s + δ
+      ─Sionna AWGN(no)─► y ─channelae Receiver (LMMSE, perfect CSI)─► ẑ ─decoder─► x̂
+
+- Fading: ``GenerateFlatFadingChannel(1, 1)`` draws one ``CN(0, 1)`` coefficient per complex symbol
+  (a 1×1 channel matrix per symbol) and ``ApplyFlatFadingChannel`` applies it (no noise yet).
+- Jammer: channelae's ``PGDJammer`` (``channelae.channels.pgd_jammer``) at the receiver, budget ε = L2 norm
+  of its perturbation in latent units per example. It is white box: it knows ``h`` (realised before it) and
+  optimises through the *rest of the link* — Sionna's AWGN, our receiver and the decoder — which this block
+  hands it as a ``tail``; with ``--eot N`` it averages N fresh noise draws per step. The channel state it
+  works on carries a ``LinkContext`` (clean reconstruction, gain, symbol count), as ``channelae.link.Link``
+  would give it.
+- Noise: ``sionna.phy.channel.AWGN`` with ``no = N0 = 10^(−SNR/10)``, the noise variance per complex
+  symbol; SNR is Es/N0 in dB per complex symbol (``Es = 1`` after the transmitter's fixed gain), the same
+  convention in Sionna and channelae.
+
+All randomness (fading, noise, the jammer's random start) comes from Sionna's generator, so
+``sionna.phy.config.seed`` makes a run reproducible. The script prints mean SSIM versus SNR for a few jammer
+budgets, next to channelae's own ``Link(..., "rayleigh+pgd-jammer")`` as a cross-check. On the CPU the two
+columns agree to float rounding: Sionna seeds its CPU generator with ``config.seed`` and both flows draw
+the fading, the jammer's random start and the noise in the same order and with the same sampler
+(``complex_normal``), so they see the very same channel; on a GPU (seed offset by the device index) they
+agree within sampling error.
+
+    python examples/sionna_link.py --checkpoint path/to/checkpoint
+    python examples/sionna_link.py --quick          # trains/caches the default model first if needed
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+import torch
+
+
+def make_image_link_block():
+    """Import Sionna (slow: seconds) and return the ``ImageLink`` block class."""
+    from sionna.phy import Block
+    from sionna.phy.channel import AWGN, ApplyFlatFadingChannel, GenerateFlatFadingChannel
+
+    from channelae.channels import ChannelState
+    from channelae.channels.pgd_jammer import PGDJammer
+    from channelae.checkpoint import load_checkpoint
+    from channelae.definitions import num_symbols
+    from channelae.link import LinkContext, Receiver, Transmitter
+
+    class ImageLink(Block):
+        """Images ``[B, C, H, W]`` and noise variance ``no`` → reconstructions ``[E, B, C, H, W]``.
+
+        :param checkpoint: trained channelae checkpoint (model and its ``P_ref``).
+        :param eps: jammer budgets ε, latent L2 norm per example (a grid of ``E`` values, 0 = no jammer).
+        :param eot: noise draws the jammer averages per PGD step.
+        """
+
+        def __init__(self, checkpoint: str | Path, eps: list[float], eot: int = 1,
+                     precision: str | None = None, device: str | None = None) -> None:
+            super().__init__(precision=precision, device=device)
+            model, meta = load_checkpoint(checkpoint, device=self.device)
+            self.model = model.eval().requires_grad_(False)
+            d = model.latent_dim
+            self.transmitter = Transmitter(float(meta["p_ref"]), d)
+            self.receiver = Receiver(float(meta["p_ref"]), d, equalizer="lmmse")
+            self.n = num_symbols(d)
+            self.fading = GenerateFlatFadingChannel(num_tx_ant=1, num_rx_ant=1, precision=precision,
+                                                    device=device)
+            self.apply_fading = ApplyFlatFadingChannel(precision=precision, device=device)
+            self.awgn = AWGN(precision=precision, device=device)
+            self.jammer = PGDJammer(eps=eps, eot=eot)
+
+        def add_noise(self, state: ChannelState, no: torch.Tensor) -> ChannelState:
+            """Sionna's AWGN on the symbols; the receiver learns the noise variance through ``state.no``."""
+            return state.replace(y=self.awgn(state.y, no), no=state.no + no)
+
+        def call(self, x: torch.Tensor, no: torch.Tensor) -> torch.Tensor:
+            with torch.no_grad():
+                z = self.model.encode(x)                                  # [B, d] (VAEs: the mean μ)
+                s = self.transmitter(z)                                   # [B, n] complex, Es = 1
+                clean = self.model.decode(self.receiver(ChannelState.start(s)))
+            B, n = s.shape
+            # Sionna flat fading: one 1×1 channel matrix per complex symbol, no noise yet.
+            h = self.fading(B * n).reshape(B, n)
+            y = self.apply_fading(s.reshape(B * n, 1), h.reshape(B * n, 1, 1)).reshape(B, n)
+            ctx = LinkContext(clean=clean, inputs=x, z=z, gain=self.transmitter.gain, num_symbols=self.n)
+            state = ChannelState(y=y, h=h, no=torch.zeros((), dtype=self.dtype, device=y.device), ctx=ctx)
+
+            # channelae's jammer: optimises δ through what follows it (Sionna AWGN, receiver, decoder).
+            def tail(st: ChannelState) -> torch.Tensor:
+                return self.model.decode(self.receiver(self.add_noise(st, no)))
+
+            state = self.jammer.apply(state, tail=tail, generator=self.torch_rng)   # y: [E, B, n]
+            state = self.add_noise(state, no)                                     # fresh noise draws
+            with torch.no_grad():
+                return self.model.decode(self.receiver(state))                   # [E, B, C, H, W]
+
+    return ImageLink
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="channelae transmitter/jammer/receiver in a Sionna PHY flow.")
+    p.add_argument("--checkpoint", type=Path, help="trained checkpoint directory (default: train/cache one)")
+    p.add_argument("--snr-db", type=float, nargs="+", default=[30.0, 20.0, 15.0, 10.0, 5.0, 0.0],
+                   help="SNR points, dB Es/N0 per complex symbol")
+    p.add_argument("--eps", type=float, nargs="+", default=[0.0, 0.5, 1.0],
+                   help="jammer budgets ε, latent L2 norm per example")
+    p.add_argument("--n-images", type=int, default=64, help="test images")
+    p.add_argument("--eot", type=int, default=4, help="noise draws the jammer averages per PGD step")
+    p.add_argument("--seed", type=int, default=42, help="sionna.phy.config.seed")
+    p.add_argument("--device", default="cpu", help="cpu or cuda:0")
+    p.add_argument("--no-compare", action="store_true", help="skip the channelae Link cross-check")
+    p.add_argument("--quick", action="store_true",
+                   help="tiny settings for a smoke test: 4 images, SNR 20 and 10 dB, no EOT")
+    args = p.parse_args(argv)
+    if args.quick:  # explicit options still win
+        p.set_defaults(n_images=4, eot=1, snr_db=[20.0, 10.0])
+        args = p.parse_args(argv)
+    return args
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    from sionna.phy import config
+
+    from channelae import zoo
+    from channelae.data import load_dataset
+    from channelae.definitions import snr_db_to_n0
+    from channelae.link import Link
+    from channelae.metrics import ssim_per_image
+
+    config.seed = args.seed
+    ckpt = args.checkpoint or zoo.ensure_model("swt-vae", "mnist-5k", epochs=1 if args.quick else 5)
+    x = load_dataset("mnist-5k", "test", limit=args.n_images).batch(torch.arange(args.n_images))
+
+    link = make_image_link_block()(ckpt, args.eps, eot=args.eot, device=args.device)
+    reference = Link.from_checkpoint(ckpt, "rayleigh+pgd-jammer", device=args.device,
+                                     channel_options={"eps": args.eps, "eot": args.eot})
+    gen = torch.Generator(args.device).manual_seed(args.seed)
+
+    def mean_ssim(x_hat: torch.Tensor) -> list[float]:          # [E, B, C, H, W] -> mean SSIM per ε
+        E, B = x_hat.shape[:2]
+        ref = x.to(x_hat.device).expand(E, *x.shape)
+        return ssim_per_image(x_hat.flatten(0, 1), ref.flatten(0, 1)).reshape(E, B).mean(-1).tolist()
+
+    rows: dict[str, list[list[float]]] = {"sionna": [], "channelae": []}
+    print(f"mean SSIM over {len(x)} images: Sionna flat fading + channelae PGD jammer + Sionna AWGN")
+    print("SNR dB  " + " ".join(f"ε={e:<5.2f}" for e in args.eps)
+          + ("   | channelae Link(rayleigh+pgd-jammer)" if not args.no_compare else ""))
+    for snr in args.snr_db:
+        no = float(snr_db_to_n0(snr))                 # noise variance per complex symbol (Sionna's `no`)
+        rows["sionna"].append(mean_ssim(link(x, no)))
+        line = f"{snr:6g}  " + " ".join(f"{v:7.3f}" for v in rows["sionna"][-1])
+        if not args.no_compare:
+            rows["channelae"].append(mean_ssim(reference(x.to(args.device), snr, generator=gen).x_hat[0]))
+            line += "   | " + " ".join(f"{v:7.3f}" for v in rows["channelae"][-1])
+        print(line)
+    return {"snr_db": args.snr_db, "eps": args.eps, **rows}
+
+
+if __name__ == "__main__":
+    main()
