@@ -3,8 +3,9 @@
 "Latent-steps" = (latents attacked) × (PGD steps); with ``E`` budgets and ``B`` images one attack sweep
 is ``E·B·K`` latent-steps. Two ways of running the same sweep on the same model and images:
 
-- **ours**: ``Link(model, "ideal+pgd-jammer")`` with the whole ε grid at once (one decoder pass of ``E·B``
-  rows per step, chunked by ``--chunk`` images), study-faithful sign steps or the strong mode (``--mode``);
+- **ours**: ``Link(model, "ideal+pgd-jammer")`` with the whole ε grid in one call (decoder passes of whole
+  budgets, at most ``PGDJammer.max_rows`` rows each, ``--max-rows``; the ε = 0 budget needs no search),
+  study-faithful sign steps or the strong mode (``--mode``);
 - **study**: attack batches of ``--study-batch`` (8) images, one ε at a time, with a plain Python loop of
   sign-PGD on ``z`` directly: ``z_adv = z0 + δ``, ``δ ← Proj_ε(δ + α·sign(∇_δ MSE(dec(z_adv), dec(z0))))``,
   the same decoder, ``α = 1``. (Started at a tiny random δ, like our faithful mode, so both take the same
@@ -12,7 +13,7 @@ is ``E·B·K`` latent-steps. Two ways of running the same sweep on the same mode
 
 Run::
 
-    .venv/bin/python benchmarks/attack_throughput.py                 # trains a tiny model first (~20-40 s)
+    .venv/bin/python benchmarks/attack_throughput.py                 # trains a tiny model first (~30-60 s)
     .venv/bin/python benchmarks/attack_throughput.py --checkpoint DIR --images 64 --steps 10
 
 Prints both rates and the ratio (the target is ≥ 5×).

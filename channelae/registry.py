@@ -53,6 +53,10 @@ class Registry(Generic[T]):
                 f"unknown {self.kind} {name!r}; allowed: {', '.join(self.names())}", self.argument
             ) from None
 
+    def unregister(self, name: str) -> None:
+        """Remove ``name`` (no error if it is not registered); for plugins and tests."""
+        self._items.pop(name, None)
+
     def names(self) -> list[str]:
         """Registered names, in registration order."""
         return list(self._items)

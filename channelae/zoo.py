@@ -94,6 +94,11 @@ def train(
     if out is None:
         out = model_cache_dir() / f"{model}-{dataset}-{cache_key(settings)}"
         resume = True
+        if (out / META_NAME).exists() and not (out / STATE_NAME).exists():  # finished cache entry
+            from channelae.checkpoint import read_metadata
+
+            meta = read_metadata(out)
+            return TrainResult(out_dir=out, history=meta.get("history", []), meta=meta)
     import torch
 
     torch.manual_seed(seed)

@@ -15,7 +15,7 @@ perturbation in latent units per example; SNR is Es/N0 in dB per complex symbol 
 study's setting). Written to ``--out``: ``harden_dd_curves.png``, ``summary.json`` and one ``simulate``
 results directory per model.
 
-    python examples/harden_model.py                      # 5 epochs each, models cached for re-runs
+    python examples/harden_model.py                      # 5 epochs each (minutes on a CPU), cached
     python examples/harden_model.py --quick --out /tmp/harden
     python examples/harden_model.py --epochs 1 --train-images 512 --n-images 8   # smallest smoke run
 """

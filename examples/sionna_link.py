@@ -32,7 +32,6 @@ agree within sampling error.
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
 import torch

@@ -234,7 +234,7 @@ def test_fading_complex128() -> None:
 def test_bad_fading_options() -> None:
     with pytest.raises(UsageError, match="block_length"):
         Rayleigh(block_length=-1)
-    with pytest.raises(UsageError, match="k_db"):
+    with pytest.raises(UsageError, match="--k-db"):
         Rician(k_db="lots")
     with pytest.raises(UsageError, match="los_phase"):
         Rician(los_phase="sideways")

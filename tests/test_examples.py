@@ -32,7 +32,7 @@ def restore_registry():
     before, modules = set(CHANNELS.names()), set(sys.modules)
     yield
     for name in set(CHANNELS.names()) - before:
-        CHANNELS._items.pop(name)  # noqa: SLF001 - the registry has no public unregister
+        CHANNELS._items.pop(name)  # the registry has no public unregister
     for mod in set(sys.modules) - modules:
         if mod.startswith(("channelae_plugin_", "example_")):
             del sys.modules[mod]
@@ -108,7 +108,7 @@ def test_sionna_link(trained_checkpoint):
     proc = subprocess.run(
         [sys.executable, str(EXAMPLES / "sionna_link.py"), "--quick", "--checkpoint", str(trained_checkpoint),
          "--eps", "0", "1"],
-        capture_output=True, text=True, timeout=300, cwd=ROOT)
+        check=False, capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = [line.split() for line in proc.stdout.splitlines() if line.strip()[:1].isdigit()]
     assert [r[0] for r in rows] == ["20", "10"]
