@@ -14,8 +14,8 @@ with Adam at the same learning rate and batch size, on the same device and threa
   function, ``opt.zero_grad(); loss.backward(); opt.step()``. Nothing else.
 
 Before timing, the script checks that both loops compute the same loss on the same batch and noise.
-The two loops alternate ``--repeats`` times (channelae, minimal, channelae, minimal, ...) so that a
-change in machine load hits both; the reported throughput of each is its best repeat, and the ratio is
+The two loops alternate ``--repeats`` times (channelae then minimal, minimal then channelae, ...) so
+that a change in machine load hits both; the reported throughput of each is its best repeat, and the ratio is
 best/best (the per-repeat paired ratios are printed too). Target: ratio ≥ 0.9. Each loop's process CPU
 time per step is reported as well (``img/cpu-s``): on a busy machine the wall-clock rates mostly measure
 the other load, while the CPU-time ratio still shows channelae's own overhead.
@@ -232,9 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dataset", default="mnist-5k", help="data set (its training split is used)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--steps", type=int, default=50, help="timed steps per loop and repeat")
+    p.add_argument("--steps", type=int, default=40, help="timed steps per loop and repeat")
     p.add_argument("--warmup", type=int, default=5, help="untimed steps before the timed ones")
-    p.add_argument("--repeats", type=int, default=3, help="alternating runs of each loop")
+    p.add_argument("--repeats", type=int, default=5, help="alternating runs of each loop")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     p.add_argument("--threads", type=int, default=None,
                    help="torch.set_num_threads; None leaves torch's own choice")
@@ -291,10 +291,21 @@ def main(argv: list[str] | None = None) -> int:
               f"{m_cps:>11.1f}   {c_ips / m_ips:>6.3f} {c_cps / m_cps:>6.3f}", flush=True)
 
     for r in range(args.repeats):
-        ca = time_channelae(copy.deepcopy(template), train, val, args.batch_size, args.lr, args.steps,
-                            args.warmup, args.seed, device, progress=not args.no_progress)
-        mi = time_minimal(copy.deepcopy(template), data, args.batch_size, args.lr, args.steps, args.warmup,
-                          args.seed, device)
+        def run_channelae() -> LoopTiming:
+            return time_channelae(copy.deepcopy(template), train, val, args.batch_size, args.lr, args.steps,
+                                  args.warmup, args.seed, device, progress=not args.no_progress)
+
+        def run_minimal() -> LoopTiming:
+            return time_minimal(copy.deepcopy(template), data, args.batch_size, args.lr, args.steps,
+                                args.warmup, args.seed, device)
+
+        # Alternate which loop goes first, so neither always runs in the other's wake.
+        if r % 2 == 0:
+            ca = run_channelae()
+            mi = run_minimal()
+        else:
+            mi = run_minimal()
+            ca = run_channelae()
         rows.append((ca, mi))
         row(str(r + 1), ca.images_per_second, ca.median_ms, ca.images_per_cpu_second,
             mi.images_per_second, mi.median_ms, mi.images_per_cpu_second)

@@ -391,7 +391,8 @@ def simulate(
     hi = results["budget"]["highlight_index"]
     samples["z"] = z_all
     for lname in links:
-        samples[f"{lname}.z_hat_highlight"] = per_image[f"{lname}.z_hat"][0, hi]
+        # latents at the highest SNR (noiseless when present) and the highlighted budget
+        samples[f"{lname}.z_hat_highlight"] = per_image[f"{lname}.z_hat"][int(torch.argmax(snr)), hi]
     with atomic_path(outp / SAMPLES_NAME) as tmp:
         save_file({k: v.contiguous() for k, v in samples.items()}, str(tmp))
     with atomic_path(outp / PER_IMAGE_NAME) as tmp:
@@ -437,8 +438,9 @@ def _statistics(*, config: SimulationConfig, links: list[str], specs_m: dict[str
     eq7 = {}
     key = f"{links[0]}.z_hat"
     if key in per_image:
-        z_hat = per_image[key][0, hi]  # first SNR point, highlighted budget: [N, d]
-        eq7 = {"snr_db": float(snr[0]), "eps": float(eps[hi]),
+        top = int(torch.argmax(snr))  # highest SNR (noiseless when present), highlighted budget
+        z_hat = per_image[key][top, hi]  # [N, d]
+        eq7 = {"snr_db": float(snr[top]), "eps": float(eps[hi]),
                "z_abs": z.abs().mean(0).tolist(), "z_adv_abs": z_hat.abs().mean(0).tolist(),
                "delta_abs": (z_hat - z).abs().mean(0).tolist()}
     return {
