@@ -18,9 +18,10 @@ strong PGD with K = ``--steps`` (10) normalised L2 steps. Two ways, same model, 
 
 Both do, per latent and per (SNR, ε) point, K gradient passes + 1 value pass + 1 final decode (ours skips
 the search at ε = 0; the study loop runs it, and its time at ε = 0 is reported separately). Each way runs
-in a fresh subprocess per repeat, so its peak memory is its own: CPU peak RSS (``getrusage`` maxrss) above
-the level after loading the model and data and a small warm-up, or ``torch.cuda.max_memory_allocated``
-above the allocated level before the sweep on CUDA. Both print the mean distortion they reach
+in a fresh subprocess per repeat, so its peak memory is its own: on CPU the peak RSS (``VmHWM``, reset via
+``/proc/self/clear_refs`` after loading the model and data and a 2-image warm-up; ``getrusage`` maxrss where
+that is unavailable) above the RSS at that point, on CUDA ``torch.cuda.max_memory_allocated`` above the
+allocated level before the sweep. Both print the mean distortion they reach
 (MSE(x̂, dec(z0)), the attack's objective) so a reader can see the work is equivalent.
 
 Run::
@@ -52,9 +53,9 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from attack_throughput import train_tiny  # noqa: E402  (the same tiny model as the other benchmark)
+from attack_throughput import train_tiny  # the same tiny model as the other benchmark
 
-from channelae.grids import parse_values  # noqa: E402
+from channelae.grids import parse_values
 
 TARGET = 10.0
 _RESULT = "SWEEP_RESULT "
@@ -267,7 +268,7 @@ def child(spec: dict) -> int:
 
 def _spawn(spec: dict) -> dict:
     proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(spec)],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, check=False)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(_RESULT)]
     if proc.returncode != 0 or not lines:
         sys.stderr.write(proc.stdout + proc.stderr)
@@ -324,8 +325,8 @@ def main(argv: list[str] | None = None) -> int:
         spec["checkpoint"] = str(ckpt)
         runs: dict[str, list[dict]] = {"ours": [], "study": []}
         for _ in range(a.repeats):
-            for path in runs:
-                runs[path].append(_spawn({**spec, "path": path}))
+            for path, done in runs.items():
+                done.append(_spawn({**spec, "path": path}))
 
     S, E = len(snr), len(eps)
     best = {k: min(v, key=lambda r: r["wall_s"]) for k, v in runs.items()}

@@ -153,7 +153,9 @@ class Link(nn.Module):
             state = state.replace(y=state.y.unsqueeze(-3), h=_grid(state.h), no=_grid(state.no))
         with torch.no_grad():
             z_hat = self.receiver(state)
-            x_hat = self.model.decode(z_hat)
+            flat = z_hat.reshape(-1, z_hat.shape[-1])  # decode in pieces: bounds the activations' memory
+            x_hat = torch.cat([self.model.decode(flat[i:i + 1024]) for i in range(0, flat.shape[0], 1024)])
+            x_hat = x_hat.reshape(*z_hat.shape[:-1], *x_hat.shape[1:])
         return LinkOutput(x_hat=x_hat, clean=clean, z=z, s=s, z_hat=z_hat, y=state.y, snr_db=snr,
                           state=state)
 
