@@ -31,7 +31,8 @@ from channelae.errors import UsageError
 from channelae.io import atomic_path
 from channelae.models import Autoencoder
 
-__all__ = ["TrainConfig", "TrainResult", "train_model", "latent_statistics", "STATE_NAME", "evaluate"]
+__all__ = ["TrainConfig", "TrainResult", "train_model", "latent_statistics", "pixel_mean", "STATE_NAME",
+           "evaluate"]
 
 STATE_NAME = "train_state.safetensors"
 
@@ -79,6 +80,17 @@ def _epoch_generator(seed: int, epoch: int, device: torch.device) -> torch.Gener
     g = torch.Generator(device=device)
     g.manual_seed((seed * 1_000_003 + epoch * 7919) % (2**63 - 1))
     return g
+
+
+@torch.no_grad()
+def pixel_mean(data: ImageDataset, limit: int = 4096, batch_size: int = 512) -> Tensor:
+    """Per-channel mean intensity ``[C]`` (float32) of the first ``limit`` images of ``data``."""
+    n = min(limit, len(data))
+    total = torch.zeros(data.info.image_shape[0], dtype=torch.float64)
+    for start in range(0, n, batch_size):
+        x = data.batch(torch.arange(start, min(n, start + batch_size)))
+        total += x.double().mean(dim=(2, 3)).sum(0)
+    return (total / n).float()
 
 
 @torch.no_grad()
@@ -206,6 +218,8 @@ def train_model(
             raise UsageError(f"{out} holds an unfinished training run; pass --resume to continue it or "
                              "choose another --out", "--out")
         start_epoch, history = _load_state(state_path, model, opt, fingerprint)
+    else:
+        model.init_output_bias(pixel_mean(train_data).to(device))
     n = len(train_data)
     steps = n // config.batch_size
     if steps == 0:

@@ -47,6 +47,7 @@ def _resolve(model: str, dataset: str, latent_dim: int | None, lam: float | None
         "latent_dim": info.default_latent_dim if latent_dim is None else latent_dim,
         "lam": cls.default_lam if lam is None else lam, "beta": beta,
         "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed,
+        "init": "output-bias",  # decoder output bias = logit(mean pixel); part of the key since it changes results
     }
 
 
