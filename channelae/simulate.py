@@ -75,7 +75,7 @@ class SimulationConfig:
     jsr_db: tuple[float, ...] | None = None
     highlight: float | None = None
     snr_db: tuple[float, ...] = DEFAULT_SNR_DB
-    n_images: int = 64
+    n_images: int = 32
     target: str | None = None
     distance: str | None = None
     mode: str | None = None
