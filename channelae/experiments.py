@@ -240,12 +240,9 @@ def run_experiment(cfg: ExperimentConfig, out: str | os.PathLike[str] | None = N
                "description": cfg.description, "config": str(cfg.path), "rows": rows}
     atomic_write_json(outp / "summary.json", summary)
     atomic_write_text(outp / "summary.md", summary_markdown(summary))
-    try:
-        from channelae.plots import render_combined
+    from channelae.plots import render_combined
 
-        render_combined(outp, summary)
-    except ImportError:  # pragma: no cover - plots module without combined plots
-        pass
+    render_combined(outp, summary)
     return summary
 
 

@@ -574,3 +574,48 @@ def _tsne(results: dict[str, Any], samples: dict[str, np.ndarray] | None) -> Fig
                  + f"\n{where} (highlighted budget, first SNR point); perplexity {perplexity:.3g}\n"
                  + UNITS_NOTE, fontsize=9)
     return fig
+
+
+def render_combined(out_dir: Path, summary: dict[str, Any]) -> list[Path]:
+    """``combined_<simulation>.png`` for a ``channelae run`` folder: every model's jammer DD-curve, one panel
+    per metric, at the highest SNR of the simulation (noiseless when present), with the limit line."""
+    from channelae.experiments import _slug
+    from channelae.report import load_results
+
+    out_dir = Path(out_dir)
+    models = list(dict.fromkeys(r["model"] for r in summary["rows"]))
+    sims = list(dict.fromkeys(r["simulation"] for r in summary["rows"]))
+    written = []
+    for sim in sims:
+        runs = {}
+        for m in models:
+            p = out_dir / _slug(m) / _slug(sim)
+            if (p / "results.json").exists():
+                runs[m] = load_results(p)
+        if not runs:
+            continue
+        first = next(iter(runs.values()))
+        eps = _arr(first["budget"]["eps"])
+        if eps.size < 2:
+            continue
+        metrics = _metrics(first)
+        fig = _figure(4.2 * len(metrics), 3.4)
+        axes = fig.subplots(1, len(metrics), squeeze=False)[0]
+        for ax, metric in zip(axes, metrics):
+            spec = first["metrics"][metric]
+            for m, res in runs.items():
+                link, _ = _links(res)
+                snr = _arr(res["snr_db"])
+                si = int(np.argmax(snr))
+                mean = _arr(res["curves"][link][metric]["mean"])[si]
+                ax.plot(_arr(res["budget"]["eps"]), mean, marker=".", label=m)
+            ax.axhline(_num(spec["limit"]), color="k", ls="-.", lw=1, label="limit line L")
+            ax.set_xlabel("ε (latent L2 norm per example)")
+            ax.set_ylabel(_metric_label(first, metric))
+            ax.grid(alpha=0.3)
+        axes[0].legend(fontsize=8)
+        top = _snr_label(float(np.max(_arr(first["snr_db"]))))
+        fig.suptitle(f"{summary['name']} — {sim} ({summary['dataset']}, {top}, reference: "
+                     f"{first.get('reference', '')}): PGD-jammer DD-curves per model")
+        written.append(_save(fig, out_dir / f"combined_{_slug(sim)}.png"))
+    return written

@@ -85,6 +85,7 @@ n_images = 4
 
     assert stored["rows"] == _jsonable(summary["rows"])  # inf stored as "inf" (strict JSON)
     assert (tmp_path / "out" / "given" / "black" / "results.json").exists()
+    assert (tmp_path / "out" / "combined_black.png").stat().st_size > 0
 
 
 def test_hardening_hook_updates_decoder_only() -> None:
