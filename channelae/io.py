@@ -14,7 +14,22 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_path", "atomic_write_text", "atomic_write_bytes", "atomic_write_json"]
+__all__ = ["atomic_path", "atomic_write_text", "atomic_write_bytes", "atomic_write_json", "ensure_writable_dir"]
+
+
+def ensure_writable_dir(path: str | os.PathLike[str], argument: str = "--out") -> Path:
+    """Create ``path`` if needed and check that files can be written there (one-line ``UsageError`` if not)."""
+    from channelae.errors import UsageError
+
+    out = Path(path)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(f"cannot write to {out}: {exc.strerror or exc}", argument) from None
+    return out
 
 
 @contextlib.contextmanager

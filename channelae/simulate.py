@@ -145,13 +145,9 @@ def _file_sha256(path: Path) -> str:
 
 
 def _check_out(out: Path) -> None:
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise UsageError(f"cannot write to {out}: {exc.strerror or exc}", "--out") from None
+    from channelae.io import ensure_writable_dir
+
+    ensure_writable_dir(out, "--out")
 
 
 def _check_early(config: SimulationConfig, jammers: list[str], out: Path) -> None:

@@ -28,7 +28,7 @@ from channelae.checkpoint import save_checkpoint
 from channelae.data import ImageDataset
 from channelae.definitions import num_symbols
 from channelae.errors import UsageError
-from channelae.io import atomic_path
+from channelae.io import atomic_path, ensure_writable_dir
 from channelae.models import Autoencoder
 
 __all__ = ["TrainConfig", "TrainResult", "train_model", "latent_statistics", "pixel_mean", "STATE_NAME",
@@ -200,13 +200,7 @@ def train_model(
     device = torch.device(device)
     out = Path(out_dir)
     state_path = out / STATE_NAME
-    try:  # fail now, not after the first epoch
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise UsageError(f"cannot write to {out}: {exc.strerror or exc}", "--out") from None
+    ensure_writable_dir(out, "--out")  # fail now, not after the first epoch
     torch.manual_seed(config.seed)
     model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
