@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from channelae.errors import UsageError
 
-__all__ = ["check_one_of", "check_positive", "check_non_negative", "check_finite", "check_int_range",
-           "check_device"]
+if TYPE_CHECKING:
+    import torch
+
+__all__ = [
+    "check_device",
+    "check_finite",
+    "check_int_range",
+    "check_non_negative",
+    "check_one_of",
+    "check_positive",
+]
 
 
 def check_one_of(value: Any, allowed: Iterable[Any], name: str) -> Any:
@@ -64,7 +73,7 @@ def check_int_range(value: Any, name: str, low: int | None = None, high: int | N
     return value
 
 
-def check_device(name: str, argument: str = "--device") -> "torch.device":
+def check_device(name: str, argument: str = "--device") -> torch.device:
     """``auto`` (CUDA if available, else CPU), ``cpu``, ``cuda`` or ``cuda:N``; never falls back silently."""
     import torch
 

@@ -32,8 +32,16 @@ from torch import Tensor
 from channelae._validation import check_int_range, check_one_of
 from channelae.errors import UsageError
 
-__all__ = ["pgd", "MODES", "NORMS", "DISTANCES", "TARGETS", "distance", "resolve_target",
-           "FAITHFUL_START_FRACTION"]
+__all__ = [
+    "DISTANCES",
+    "FAITHFUL_START_FRACTION",
+    "MODES",
+    "NORMS",
+    "TARGETS",
+    "distance",
+    "pgd",
+    "resolve_target",
+]
 
 MODES = ("strong", "faithful")
 NORMS = ("l2", "linf")

@@ -21,8 +21,15 @@ from channelae.errors import UsageError
 from channelae.io import atomic_path, atomic_write_json
 from channelae.models import Autoencoder, ModelConfig, model_from_config
 
-__all__ = ["FORMAT", "save_checkpoint", "load_checkpoint", "read_metadata", "resolve_checkpoint",
-           "WEIGHTS_NAME", "META_NAME"]
+__all__ = [
+    "FORMAT",
+    "META_NAME",
+    "WEIGHTS_NAME",
+    "load_checkpoint",
+    "read_metadata",
+    "resolve_checkpoint",
+    "save_checkpoint",
+]
 
 FORMAT = "channelae-checkpoint/1"
 WEIGHTS_NAME = "model.safetensors"

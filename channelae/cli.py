@@ -10,7 +10,7 @@ import os
 import shlex
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -27,7 +27,7 @@ app = typer.Typer(
 
 @app.callback()
 def _main(
-    plugin: Annotated[Optional[list[str]], typer.Option(help="Python file or module registering extra channels/models/metrics (repeatable; also $CHANNELAE_PLUGINS).")] = None,
+    plugin: Annotated[list[str] | None, typer.Option(help="Python file or module registering extra channels/models/metrics (repeatable; also $CHANNELAE_PLUGINS).")] = None,
 ) -> None:
     """Autoencoders as communication links: train, simulate channels and jammers, report."""
     items = list(plugin or [])
@@ -41,7 +41,7 @@ def _main(
 
 _Device = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N (no silent fallback).")]
 _Seed = Annotated[int, typer.Option(help="Seed for initialisation, shuffling, noise and attacks.")]
-_DataDir = Annotated[Optional[Path], typer.Option(help="Directory searched first for data sets.")]
+_DataDir = Annotated[Path | None, typer.Option(help="Directory searched first for data sets.")]
 _Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 
 
@@ -49,14 +49,14 @@ _Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")
 def train(
     model: Annotated[str, typer.Option(help="Model family (see `channelae list`).")] = "swt-vae",
     dataset: Annotated[str, typer.Option(help="Data set (see `channelae list`).")] = "mnist-5k",
-    latent_dim: Annotated[Optional[int], typer.Option(help="Latent size d (default: per data set).")] = None,
+    latent_dim: Annotated[int | None, typer.Option(help="Latent size d (default: per data set).")] = None,
     epochs: Annotated[int, typer.Option(help="Passes over the training split.")] = 5,
     batch_size: Annotated[int, typer.Option(help="Images per step.")] = 64,
     lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
-    lam: Annotated[Optional[float], typer.Option(help="Regulariser weight λ (default: per family).")] = None,
+    lam: Annotated[float | None, typer.Option(help="Regulariser weight λ (default: per family).")] = None,
     beta: Annotated[float, typer.Option(help="β of the total-correlation term (tc-vae).")] = 1.0,
     seed: _Seed = 0,
-    out: Annotated[Optional[Path], typer.Option(help="Checkpoint directory (default: the model cache).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Checkpoint directory (default: the model cache).")] = None,
     device: _Device = "auto",
     resume: Annotated[bool, typer.Option(help="Continue an interrupted run in --out.")] = False,
     data_dir: _DataDir = None,
@@ -66,7 +66,7 @@ def train(
     adv_m: Annotated[int, typer.Option(help="Decoder updates per step (M).")] = 1,
     adv_k: Annotated[int, typer.Option(help="PGD steps (K).")] = 10,
     adv_distance: Annotated[str, typer.Option(help="PGD distance for hardening: ssim, mse, l1.")] = "ssim",
-    adv_snr_db: Annotated[Optional[float], typer.Option(help="Receiver SNR in dB during hardening (default noiseless).")] = None,
+    adv_snr_db: Annotated[float | None, typer.Option(help="Receiver SNR in dB during hardening (default noiseless).")] = None,
     quiet: _Quiet = False,
 ) -> None:
     """Train an autoencoder and write a checkpoint (safetensors + JSON)."""
@@ -94,25 +94,25 @@ def train(
 @app.command()
 def simulate(
     channel: Annotated[str, typer.Option(help="Channel spec; compose with '+', e.g. awgn+pgd-jammer.")] = "pgd-jammer",
-    eps: Annotated[Optional[str], typer.Option(help="Budget ε (latent L2 per example): E (grid 0…E in 10 steps), a,b,c or start:stop:step.")] = None,
-    jsr_db: Annotated[Optional[str], typer.Option(help="Or budget as jammer-to-signal ratio in dB (same forms).")] = None,
-    snr_db: Annotated[Optional[str], typer.Option(help="SNR Es/N0 in dB per complex symbol: value, list or range; 'inf' = noiseless. Default: inf,20,10,5.")] = None,
-    model: Annotated[Optional[str], typer.Option(help="Model family of the cached default model (trained on first use).")] = None,
-    checkpoint: Annotated[Optional[Path], typer.Option(help="Trained checkpoint directory (instead of --model).")] = None,
-    dataset: Annotated[Optional[str], typer.Option(help="Data set (default: the checkpoint's).")] = None,
+    eps: Annotated[str | None, typer.Option(help="Budget ε (latent L2 per example): E (grid 0…E in 10 steps), a,b,c or start:stop:step.")] = None,
+    jsr_db: Annotated[str | None, typer.Option(help="Or budget as jammer-to-signal ratio in dB (same forms).")] = None,
+    snr_db: Annotated[str | None, typer.Option(help="SNR Es/N0 in dB per complex symbol: value, list or range; 'inf' = noiseless. Default: inf,20,10,5.")] = None,
+    model: Annotated[str | None, typer.Option(help="Model family of the cached default model (trained on first use).")] = None,
+    checkpoint: Annotated[Path | None, typer.Option(help="Trained checkpoint directory (instead of --model).")] = None,
+    dataset: Annotated[str | None, typer.Option(help="Data set (default: the checkpoint's).")] = None,
     n_images: Annotated[int, typer.Option(help="Images of the evaluation split (more for tighter intervals, e.g. 500).")] = 32,
-    target: Annotated[Optional[str], typer.Option(help="Targeted attack: black, white, random, inverted or an image file.")] = None,
-    distance: Annotated[Optional[str], typer.Option(help="Attack distance: mse, l1, ssim, lpips.")] = None,
-    mode: Annotated[Optional[str], typer.Option(help="PGD mode: strong (default) or faithful (study Eq. 6).")] = None,
-    eot: Annotated[Optional[int], typer.Option(help="Channel draws averaged per PGD step.")] = None,
-    steps: Annotated[Optional[int], typer.Option(help="PGD steps K (default 10).")] = None,
-    restarts: Annotated[Optional[int], typer.Option(help="PGD random restarts (strong mode).")] = None,
-    placement: Annotated[Optional[str], typer.Option(help="Jammer placement: rx (default) or tx.")] = None,
-    k_db: Annotated[Optional[float], typer.Option(help="Rician K-factor in dB.")] = None,
-    block_length: Annotated[Optional[int], typer.Option(help="Fading block length in symbols.")] = None,
+    target: Annotated[str | None, typer.Option(help="Targeted attack: black, white, random, inverted or an image file.")] = None,
+    distance: Annotated[str | None, typer.Option(help="Attack distance: mse, l1, ssim, lpips.")] = None,
+    mode: Annotated[str | None, typer.Option(help="PGD mode: strong (default) or faithful (study Eq. 6).")] = None,
+    eot: Annotated[int | None, typer.Option(help="Channel draws averaged per PGD step.")] = None,
+    steps: Annotated[int | None, typer.Option(help="PGD steps K (default 10).")] = None,
+    restarts: Annotated[int | None, typer.Option(help="PGD random restarts (strong mode).")] = None,
+    placement: Annotated[str | None, typer.Option(help="Jammer placement: rx (default) or tx.")] = None,
+    k_db: Annotated[float | None, typer.Option(help="Rician K-factor in dB.")] = None,
+    block_length: Annotated[int | None, typer.Option(help="Fading block length in symbols.")] = None,
     metrics: Annotated[str, typer.Option(help="Comma list of ssim, psnr, mse, lpips, fid.")] = "ssim,psnr,mse,lpips",
     reference: Annotated[str, typer.Option(help="Quality reference: input (x) or reconstruction (dec(z0)).")] = "input",
-    limit: Annotated[Optional[list[str]], typer.Option(help="Limit line override METRIC=VALUE (repeatable).")] = None,
+    limit: Annotated[list[str] | None, typer.Option(help="Limit line override METRIC=VALUE (repeatable).")] = None,
     equalizer: Annotated[str, typer.Option(help="Receiver equaliser: lmmse, zf, none.")] = "lmmse",
     out: Annotated[Path, typer.Option(help="Results directory.")] = Path("results/simulate"),
     seed: _Seed = 0,
@@ -123,8 +123,9 @@ def simulate(
 ) -> None:
     """Simulate the link over SNR × jammer budget; print tables, write results.json/csv and plots."""
     from channelae import report
-    from channelae.grids import parse_grid, parse_values
-    from channelae.simulate import DEFAULT_SNR_DB, SimulationConfig, simulate as run
+    from channelae.grids import parse_grid
+    from channelae.simulate import DEFAULT_SNR_DB, SimulationConfig
+    from channelae.simulate import simulate as run
 
     cfg = SimulationConfig(
         channel=channel,
@@ -153,8 +154,8 @@ def simulate(
 def run_cmd(
     config: Annotated[Path, typer.Argument(help="Experiment config (configs/*.toml).")],
     quick: Annotated[bool, typer.Option(help="Few epochs and images: the whole config in minutes.")] = False,
-    dataset: Annotated[Optional[str], typer.Option(help="Run the config on another of its data sets.")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Results directory (default results/NAME-DATASET).")] = None,
+    dataset: Annotated[str | None, typer.Option(help="Run the config on another of its data sets.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Results directory (default results/NAME-DATASET).")] = None,
     device: _Device = "auto",
     data_dir: _DataDir = None,
     quiet: _Quiet = False,
@@ -247,7 +248,7 @@ def main(argv: list[str] | None = None) -> None:
         if exc.exit_code == 130:  # typer maps Ctrl-C to Exit(130)
             _fail("interrupted; run the same command again to resume", 130)
         rc = exc.exit_code
-    except Exception as exc:  # noqa: BLE001 - map user mistakes to one line, re-raise real bugs
+    except Exception as exc:
         from channelae.errors import UsageError
 
         if isinstance(exc, UsageError):

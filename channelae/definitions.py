@@ -23,13 +23,13 @@ import torch
 from torch import Tensor
 
 __all__ = [
+    "as_snr_tensor",
+    "eps_to_jsr_db",
+    "gain_from_p_ref",
+    "jsr_db_to_eps",
+    "n0_to_snr_db",
     "num_symbols",
     "snr_db_to_n0",
-    "n0_to_snr_db",
-    "gain_from_p_ref",
-    "eps_to_jsr_db",
-    "jsr_db_to_eps",
-    "as_snr_tensor",
 ]
 
 #: Average transmitted energy per complex symbol after the fixed power gain.

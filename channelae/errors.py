@@ -7,7 +7,7 @@ foreign checkpoint). The CLI prints it as one line and exits with code 2; librar
 
 from __future__ import annotations
 
-__all__ = ["UsageError", "MissingResourceError"]
+__all__ = ["MissingResourceError", "UsageError"]
 
 
 class UsageError(ValueError):

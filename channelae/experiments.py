@@ -290,6 +290,6 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         vals = [r["model"], r["simulation"], f(r["snr_db"]), r["metric"], f(r["limit"]), f(r["clean"]),
                 f(r["at_highlight"]), *[f(r.get(k)) for k in keys]]
         lines.append("| " + " | ".join(vals) + " |")
-    lines += ["", "ε* = highlighted budget; AADDC in metric × ε (bigger = more robust); breaking ε: smallest ε "
-              "whose mean crosses the limit (∞ = not broken)."]
+    lines += ["", ("ε* = highlighted budget; AADDC in metric × ε (bigger = more robust); breaking ε: smallest ε "
+                   "whose mean crosses the limit (∞ = not broken).")]
     return "\n".join(lines) + "\n"

@@ -26,7 +26,7 @@ from channelae.definitions import num_symbols, snr_db_to_n0
 from channelae.models import Autoencoder
 from channelae.training import StepHook
 
-__all__ = ["HardeningConfig", "hardening_hook", "KINDS"]
+__all__ = ["KINDS", "HardeningConfig", "hardening_hook"]
 
 KINDS = ("adversarial", "noise")
 
@@ -85,7 +85,7 @@ def hardening_hook(cfg: HardeningConfig) -> StepHook:
                 ref = model.decode(z)
             radius = torch.full((1,), cfg.eps, dtype=z.dtype, device=z.device)
             if cfg.kind == "adversarial":
-                def objective(delta: Tensor) -> Tensor:
+                def objective(delta: Tensor, z: Tensor = z, ref: Tensor = ref) -> Tensor:
                     return distance(cfg.distance, model.decode(_link_noise(z + delta, cfg.snr_db, generator)),
                                     ref)
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_path", "atomic_write_text", "atomic_write_bytes", "atomic_write_json", "ensure_writable_dir"]
+__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_json", "atomic_write_text", "ensure_writable_dir"]
 
 
 def ensure_writable_dir(path: str | os.PathLike[str], argument: str = "--out") -> Path:
@@ -57,9 +58,8 @@ def atomic_path(dest: str | os.PathLike[str]) -> Iterator[Path]:
 
 
 def _write(dest: str | os.PathLike[str], mode: str, writer: Callable[[IO[Any]], None]) -> Path:
-    with atomic_path(dest) as tmp:
-        with open(tmp, mode, encoding=None if "b" in mode else "utf-8") as fh:
-            writer(fh)
+    with atomic_path(dest) as tmp, open(tmp, mode, encoding=None if "b" in mode else "utf-8") as fh:
+        writer(fh)
     return Path(dest)
 
 
@@ -81,7 +81,7 @@ def atomic_write_json(dest: str | os.PathLike[str], obj: Any) -> Path:
 def _jsonable(obj: Any) -> Any:
     """Replace non-finite floats by the strings ``"inf"``, ``"-inf"``, ``"nan"`` (strict JSON)."""
     if isinstance(obj, float):
-        if obj != obj:
+        if math.isnan(obj):
             return "nan"
         if obj in (float("inf"), float("-inf")):
             return "inf" if obj > 0 else "-inf"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["cache_dir", "data_search_dirs", "model_cache_dir", "SYSTEM_DATA_DIR"]
+__all__ = ["SYSTEM_DATA_DIR", "cache_dir", "data_search_dirs", "model_cache_dir"]
 
 SYSTEM_DATA_DIR = Path("/usr/share/datasets")
 

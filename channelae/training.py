@@ -31,8 +31,15 @@ from channelae.errors import UsageError
 from channelae.io import atomic_path, ensure_writable_dir
 from channelae.models import Autoencoder
 
-__all__ = ["TrainConfig", "TrainResult", "train_model", "latent_statistics", "pixel_mean", "STATE_NAME",
-           "evaluate"]
+__all__ = [
+    "STATE_NAME",
+    "TrainConfig",
+    "TrainResult",
+    "evaluate",
+    "latent_statistics",
+    "pixel_mean",
+    "train_model",
+]
 
 STATE_NAME = "train_state.safetensors"
 

@@ -24,7 +24,7 @@ from channelae.training import STATE_NAME, TrainConfig, TrainResult, train_model
 if TYPE_CHECKING:
     from channelae.hardening import HardeningConfig
 
-__all__ = ["train", "ensure_model", "cache_key", "DEFAULT_MODEL", "DEFAULT_DATASET", "DEFAULT_EPOCHS"]
+__all__ = ["DEFAULT_DATASET", "DEFAULT_EPOCHS", "DEFAULT_MODEL", "cache_key", "ensure_model", "train"]
 
 #: The default model of ``channelae simulate`` (trained on first use, then cached).
 DEFAULT_MODEL = "swt-vae"

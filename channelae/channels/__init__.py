@@ -102,7 +102,5 @@ def build_channel(spec: str, **options: Any) -> Channel:
     return stages[0] if len(stages) == 1 else Compose(stages)
 
 
-from channelae.channels import awgn, ideal, rayleigh, rician  # noqa: F401
+from channelae.channels import awgn, ideal, noise_jammer, pgd_jammer, rayleigh, rician  # noqa: F401  # noqa: E402,F401
 from channelae.channels.compose import Compose
-
-from channelae.channels import noise_jammer, pgd_jammer  # noqa: E402,F401

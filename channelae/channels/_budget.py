@@ -8,7 +8,7 @@ from torch import Tensor
 from channelae._validation import check_finite, check_one_of
 from channelae.errors import UsageError
 
-__all__ = ["PLACEMENTS", "budget_grid", "symbol_radius", "expand_for_grid", "add_perturbation"]
+__all__ = ["PLACEMENTS", "add_perturbation", "budget_grid", "expand_for_grid", "symbol_radius"]
 
 PLACEMENTS = ("rx", "tx")
 

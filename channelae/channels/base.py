@@ -29,7 +29,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-__all__ = ["ChannelState", "Channel", "Tail", "snr_for"]
+__all__ = ["Channel", "ChannelState", "Tail", "snr_for"]
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,13 @@ from torch import Tensor
 
 from channelae._validation import check_one_of
 from channelae.channels import CHANNELS
-from channelae.channels._budget import PLACEMENTS, add_perturbation, budget_grid, expand_for_grid, \
-    symbol_radius
+from channelae.channels._budget import (
+    PLACEMENTS,
+    add_perturbation,
+    budget_grid,
+    expand_for_grid,
+    symbol_radius,
+)
 from channelae.channels.base import Channel, ChannelState, Tail
 from channelae.errors import UsageError
 

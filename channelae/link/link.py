@@ -28,7 +28,7 @@ from channelae.link.receiver import Receiver
 from channelae.link.transmitter import Transmitter
 from channelae.models import Autoencoder
 
-__all__ = ["Link", "LinkContext", "LinkOutput", "link_channel", "as_snr_grid"]
+__all__ = ["Link", "LinkContext", "LinkOutput", "as_snr_grid", "link_channel"]
 
 
 @dataclass(frozen=True)

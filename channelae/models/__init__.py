@@ -8,11 +8,18 @@ from __future__ import annotations
 
 from channelae._validation import check_int_range, check_non_negative
 from channelae.models.base import Autoencoder, LossOutput, ModelConfig, ModelOutput
-from channelae.models.families import BetaTCVAE, KLDVAE, MMDDAE, MMDVAE, SWTDAE, SWTVAE, PlainAE
+from channelae.models.families import KLDVAE, MMDDAE, MMDVAE, SWTDAE, SWTVAE, BetaTCVAE, PlainAE
 from channelae.registry import Registry
 
-__all__ = ["MODELS", "build_model", "model_from_config", "Autoencoder", "ModelConfig", "ModelOutput",
-           "LossOutput"]
+__all__ = [
+    "MODELS",
+    "Autoencoder",
+    "LossOutput",
+    "ModelConfig",
+    "ModelOutput",
+    "build_model",
+    "model_from_config",
+]
 
 MODELS: Registry[type[Autoencoder]] = Registry("model", "--model")
 MODELS.add("ae", PlainAE)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-__all__ = ["conv_encoder", "conv_decoder", "SUPPORTED_SIZES"]
+__all__ = ["SUPPORTED_SIZES", "conv_decoder", "conv_encoder"]
 
 _CHANNELS = (32, 64, 128, 64)
 # (kernel, stride, padding) per layer, encoder order; the decoder uses them reversed.

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from channelae.models.architecture import conv_decoder, conv_encoder
 
-__all__ = ["ModelConfig", "ModelOutput", "LossOutput", "Autoencoder"]
+__all__ = ["Autoencoder", "LossOutput", "ModelConfig", "ModelOutput"]
 
 
 @dataclass(frozen=True)

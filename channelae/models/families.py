@@ -14,7 +14,7 @@ from torch import Tensor
 from channelae.models import regularizers as R
 from channelae.models.base import Autoencoder, ModelOutput
 
-__all__ = ["PlainAE", "KLDVAE", "MMDVAE", "SWTVAE", "MMDDAE", "SWTDAE", "BetaTCVAE"]
+__all__ = ["KLDVAE", "MMDDAE", "MMDVAE", "SWTDAE", "SWTVAE", "BetaTCVAE", "PlainAE"]
 
 
 class PlainAE(Autoencoder):
