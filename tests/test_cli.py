@@ -7,8 +7,6 @@ fails before any simulation; one subprocess test checks the installed console sc
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import shutil
@@ -19,20 +17,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from _cli import run_cli
 
-from channelae.cli import main
-
-
-def run_cli(argv: list[str]) -> tuple[int, str, str]:
-    """``main(argv)`` in-process: (exit code, stdout, stderr). Other exceptions propagate (a bug)."""
-    out, err = io.StringIO(), io.StringIO()
-    code = 0
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main([str(a) for a in argv])
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import io
 import json
 import math
 import shutil
@@ -18,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from _cli import run_cli
 
-from channelae.cli import main
 
 FAST = ["--n-images", "8", "--metrics", "ssim,mse", "--no-plots", "--quiet", "--device", "cpu"]
 #: The issue's command, smaller: awgn + PGD jammer over SNR 0, 10, 20 dB and ε 0, 0.25, …, 1.
@@ -42,18 +41,6 @@ def one_thread():
 def _one_thread():
     with one_thread():
         yield
-
-
-def run_cli(argv: list[str]) -> tuple[int, str, str]:
-    """``main(argv)`` in-process: (exit code, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    code = 0
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main([str(a) for a in argv])
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-    return code, out.getvalue(), err.getvalue()
 
 
 def load_json(path: Path) -> dict:
