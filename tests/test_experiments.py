@@ -54,12 +54,36 @@ channel = "pgd-jammer"
     (BASE + "[[simulations]]\nchannel = 'pgd-jammer'\nmode = 'fast'\n", "--mode"),
     (BASE + "[[simulations]]\nchannel = 'pgd-jammer'\neps = '1:0:0.1'\n", "--eps"),
     ("name = 't'\n[[models]\n", "not valid TOML"),
+    (BASE + "[train.mnist-5k]\nepoch = 3\n", r"unknown key 'epoch' in \[train.mnist-5k\]"),
+    (BASE + "[train.fashion-mnist]\nepochs = 3\n", r"unknown key 'fashion-mnist' in \[train\]"),
+    (BASE + "[train]\nepochs = 0\n", r"\[train\] epochs must be a positive integer"),
+    (BASE + "[train]\ntrain_images = 2.5\n", r"\[train\] train_images must be a positive integer"),
 ])
 def test_bad_configs_name_the_key_and_file(tmp_path: Path, text: str, match: str) -> None:
     p = _write(tmp_path, text)
     with pytest.raises(UsageError, match=match) as info:
         load_config(p)
     assert "exp.toml" in str(info.value) or "--" in str(info.value)
+
+
+def test_per_dataset_train_settings_override_the_base(tmp_path: Path) -> None:
+    text = BASE.replace('dataset = "mnist-5k"', 'datasets = ["mnist-5k", "fashion-mnist"]\ndataset = "mnist-5k"')
+    p = _write(tmp_path, text + "[train]\nepochs = 5\nseed = 3\n[train.mnist-5k]\nepochs = 10\n"
+                                "[train.fashion-mnist]\ntrain_images = 12000\n")
+    assert load_config(p).train == {"epochs": 10, "seed": 3}
+    assert load_config(p, dataset="fashion-mnist").train == {"epochs": 5, "seed": 3, "train_images": 12000}
+
+    from channelae import experiments, zoo
+
+    seen: dict = {}
+    monkey = pytest.MonkeyPatch()
+    monkey.setattr(zoo, "ensure_model", lambda family, dataset, **kw: seen.update(kw) or tmp_path)
+    try:
+        cfg = load_config(p, dataset="fashion-mnist")
+        experiments._model_checkpoint(cfg, cfg.models[0], quick=False, progress=False, device="cpu", data_dir=None)
+    finally:
+        monkey.undo()
+    assert (seen["epochs"], seen["train_images"], seen["seed"]) == (5, 12000, 3)
 
 
 def test_run_writes_combined_table(tmp_path: Path, trained_checkpoint: Path) -> None:
