@@ -29,6 +29,7 @@ __all__ = [
     "jsr_db_to_eps",
     "n0_to_snr_db",
     "num_symbols",
+    "p_ref_from_energy",
     "snr_db_to_n0",
 ]
 
@@ -39,6 +40,16 @@ ES: float = 1.0
 def num_symbols(latent_dim: int) -> int:
     """Complex symbols per example for a real latent of ``latent_dim`` values: ``ceil(d/2)``."""
     return (int(latent_dim) + 1) // 2
+
+
+def p_ref_from_energy(total_energy: float, n_examples: int, latent_dim: int) -> float:
+    """``P_ref``: mean energy per complex symbol of unscaled latents, ``Σ‖z‖² / (N · ceil(d/2))``.
+
+    ``total_energy`` is ``Σ_i ‖z_i‖²`` (L2 norm squared, summed over ``n_examples`` latents of ``latent_dim``
+    real values). The zero pad of an odd ``d`` adds no energy but counts as part of a symbol, so ``Es = 1``
+    after the gain :func:`gain_from_p_ref` holds for the same ``n`` that the SNR and JSR definitions use.
+    """
+    return float(total_energy) / int(n_examples) / num_symbols(latent_dim)
 
 
 def as_snr_tensor(snr_db: float | Tensor, device: torch.device | None = None) -> Tensor:

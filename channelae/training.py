@@ -26,7 +26,7 @@ from torch import Tensor
 from channelae._validation import check_int_range, check_positive
 from channelae.checkpoint import save_checkpoint
 from channelae.data import ImageDataset
-from channelae.definitions import num_symbols
+from channelae.definitions import p_ref_from_energy
 from channelae.errors import UsageError
 from channelae.io import atomic_path, ensure_writable_dir
 from channelae.models import Autoencoder
@@ -121,7 +121,7 @@ def latent_statistics(
         s2 += (z * z).sum(0)
     mean = s1 / n
     var = (s2 / n - mean**2).clamp_min(0.0)
-    p_ref = float(s2.sum() / n / num_symbols(d))
+    p_ref = p_ref_from_energy(float(s2.sum()), n, d)
     return {"p_ref": p_ref, "latent_mean": mean.tolist(), "latent_std": var.sqrt().tolist()}
 
 

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from channelae._validation import check_int_range, check_one_of, check_positive
-from channelae.definitions import gain_from_p_ref, num_symbols
+from channelae.definitions import gain_from_p_ref, num_symbols, p_ref_from_energy
 from channelae.errors import UsageError
 
 __all__ = [
@@ -73,7 +73,8 @@ def mean_symbol_energy(z: Tensor) -> float:
     ``Es = 1`` holds for the same ``n`` that the SNR and JSR definitions use). Compute it over the clean
     training latents and store it with the model.
     """
-    return float(latent_to_symbols(z.detach()).abs().square().mean(dtype=torch.float64))
+    z = z.detach()
+    return p_ref_from_energy(float(z.double().square().sum()), z[..., 0].numel(), z.shape[-1])
 
 
 class Transmitted(NamedTuple):
