@@ -10,7 +10,7 @@ import os
 import shlex
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -113,6 +113,7 @@ def simulate(
     metrics: Annotated[str, typer.Option(help="Comma list of ssim, psnr, mse, lpips, fid.")] = "ssim,psnr,mse,lpips",
     reference: Annotated[str, typer.Option(help="Quality reference: input (x) or reconstruction (dec(z0)).")] = "input",
     limit: Annotated[list[str] | None, typer.Option(help="Limit line override METRIC=VALUE (repeatable).")] = None,
+    channel_option: Annotated[list[str] | None, typer.Option(help="Further channel option NAME=VALUE, e.g. a plugin's phase_std_deg=20 (repeatable).")] = None,
     equalizer: Annotated[str, typer.Option(help="Receiver equaliser: lmmse, zf, none.")] = "lmmse",
     out: Annotated[Path, typer.Option(help="Results directory.")] = Path("results/simulate"),
     seed: _Seed = 0,
@@ -135,7 +136,8 @@ def simulate(
         n_images=n_images, target=target, distance=distance, mode=mode, eot=eot, steps=steps,
         restarts=restarts, placement=placement, k_db=k_db, block_length=block_length,
         metrics=tuple(_split_list(metrics, "--metrics")), reference=reference, equalizer=equalizer,
-        limits=tuple(_parse_limits(limit or [])), seed=seed,
+        limits=tuple(_parse_limits(limit or [])), channel_extra=tuple(_parse_channel_options(channel_option or [])),
+        seed=seed,
     )
     results = run(cfg, out, checkpoint=checkpoint, model=model, dataset=dataset, data_dir=data_dir,
                   device=device, progress=not quiet, command="channelae " + shlex.join(_ARGV))
@@ -203,6 +205,25 @@ def _parse_limits(items: list[str]) -> list[tuple[str, float]]:
         if not sep or not name.strip():
             raise UsageError(f"{item!r} must look like METRIC=VALUE, e.g. ssim=0.4", "--limit")
         out.append((name.strip(), parse_values(value, "--limit")[0]))
+    return out
+
+
+def _parse_channel_options(items: list[str]) -> list[tuple[str, Any]]:
+    """``NAME=VALUE`` pairs; VALUE is read as a TOML value (number, true/false, "text") or else as text."""
+    import tomllib
+
+    from channelae.errors import UsageError
+
+    out = []
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise UsageError(f"{item!r} must look like NAME=VALUE, e.g. phase_std_deg=20", "--channel-option")
+        try:
+            parsed = tomllib.loads(f"v = {value.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            parsed = value.strip()
+        out.append((name.strip().replace("-", "_"), parsed))
     return out
 
 

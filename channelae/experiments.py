@@ -29,7 +29,7 @@ _MODEL_KEYS = {"label", "family", "lam", "beta", "latent_dim", "harden", "checkp
 _HARDEN_KEYS = {"kind", "eps", "m", "k", "distance", "snr_db"}
 _SIM_KEYS = {"label", "channel", "eps", "jsr_db", "snr_db", "target", "distance", "mode", "eot", "steps",
              "restarts", "norm", "placement", "k_db", "block_length", "metrics", "limits", "n_images",
-             "reference", "equalizer", "seed"}
+             "reference", "equalizer", "seed", "channel_options"}
 _QUICK_KEYS = {"epochs", "n_images", "eps", "snr_db", "train_images"}
 
 
@@ -201,6 +201,11 @@ def _sim_config(cfg: ExperimentConfig, sim: SimSpec, *, quick: bool):
         kw["metrics"] = tuple(o.pop("metrics"))
     if "limits" in o:
         kw["limits"] = tuple(sorted((k, float(v)) for k, v in o.pop("limits").items()))
+    if "channel_options" in o:  # e.g. { phase_std_deg = 20 } for a plugin channel
+        extra = o.pop("channel_options")
+        if not isinstance(extra, dict):
+            raise UsageError(f"{cfg.path}: simulation {sim.label!r}: channel_options must be a table", "CONFIG")
+        kw["channel_extra"] = tuple(sorted(extra.items()))
     kw.update(o)
     try:
         sc = SimulationConfig(**kw)

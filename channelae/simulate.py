@@ -67,6 +67,8 @@ class SimulationConfig:
     :param n_images: images of the evaluation split.
     :param reference: ``input`` (x, default) or ``reconstruction`` (dec(z0): isolates the channel).
     :param limits: per-metric limit-line overrides.
+    :param channel_extra: further ``(name, value)`` channel options (``--channel-option NAME=VALUE``), passed
+        to every stage whose factory takes ``name``: the way to set a plugin channel's parameters.
     :param max_rows: decoder rows per link call (S·E·B·eot), bounds memory.
     """
 
@@ -90,6 +92,7 @@ class SimulationConfig:
     reference: str = "input"
     equalizer: str = "lmmse"
     limits: tuple[tuple[str, float], ...] = ()
+    channel_extra: tuple[tuple[str, Any], ...] = ()
     seed: int = 0
     max_rows: int = 6144
     lpips_net: str = "alex"
@@ -112,15 +115,30 @@ class SimulationConfig:
             if name in seen:
                 raise UsageError(f"limit for {name!r} given twice", "--limit")
             seen.add(name)
+        extra: set[str] = set()
+        for name, _ in self.channel_extra:
+            if not name.isidentifier():
+                raise UsageError(f"{name!r} is not an option name (letters, digits, '_')", "--channel-option")
+            if name in _CHANNEL_KEYS or name in ("eps", "jsr_db", "snr_db"):
+                raise UsageError(f"{name!r} has its own option: use --{name.replace('_', '-')}",
+                                 "--channel-option")
+            if name in extra:
+                raise UsageError(f"{name!r} given twice", "--channel-option")
+            extra.add(name)
 
     def channel_options(self) -> dict[str, Any]:
-        keys = ("target", "distance", "mode", "eot", "steps", "restarts", "norm", "placement", "k_db",
-                "block_length")
-        return {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
+        """The options for :func:`channelae.channels.build_channel` (``None`` = the channel's default)."""
+        opts = {k: getattr(self, k) for k in _CHANNEL_KEYS if getattr(self, k) is not None}
+        opts.update(self.channel_extra)
+        return opts
 
     def digest(self) -> str:
         blob = json.dumps(asdict(self), sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
+
+
+_CHANNEL_KEYS = ("target", "distance", "mode", "eot", "steps", "restarts", "norm", "placement", "k_db",
+                 "block_length")
 
 
 def jammer_stages(spec: str) -> list[str]:
@@ -161,7 +179,17 @@ def _check_early(config: SimulationConfig, jammers: list[str], out: Path) -> Non
     opts = config.channel_options()
     if jammers:
         opts["eps"] = [0.0]  # placeholder: the real grid needs the checkpoint's gain
-    link_channel(config.channel, **opts)
+    from channelae.channels import channel_options
+
+    takes = [channel_options(n.strip()) for n in config.channel.split("+") if n.strip()]
+    for name, _ in config.channel_extra:
+        if not any(t is None or name in t for t in takes):
+            raise UsageError(f"option {name!r} is not used by channel {config.channel!r}", "--channel-option")
+    try:
+        link_channel(config.channel, **opts)
+    except ValueError as exc:  # a (plugin) channel refusing an option value
+        raise UsageError(f"channel {config.channel!r}: {exc}",
+                         "--channel-option" if config.channel_extra else "--channel") from None
     for name in config.metrics:
         METRICS.get(name)
     _check_out(out)
@@ -201,6 +229,7 @@ def simulate(
     from safetensors.torch import load_file, save_file
 
     from channelae import zoo
+    from channelae.channels import channel_options
     from channelae.checkpoint import read_metadata
     from channelae.curves import metric_spec
     from channelae.data import dataset_info, load_dataset
@@ -272,6 +301,9 @@ def simulate(
         if name == "noise":
             o = {k: v for k, v in o.items() if k not in ("target", "distance", "mode", "eot", "steps",
                                                          "restarts", "norm")}
+            takes = [channel_options(n.strip()) for n in spec.split("+")]
+            o = {k: v for k, v in o.items()  # extras meant for the PGD jammer alone
+                 if k not in dict(config.channel_extra) or any(t is None or k in t for t in takes)}
         links[name] = Link.from_checkpoint(ckpt, spec, device=dev, equalizer=config.equalizer,
                                            channel_options=o)
 

@@ -13,9 +13,10 @@ Use it from the command line as a plugin, composed with the other channels (stag
 realised and known to it, random stages after it are averaged over ``--eot`` draws):
 
     channelae --plugin examples/custom_channel.py simulate --channel phase-noise+pgd-jammer \\
-        --eps 1.0 --snr-db inf,20,10 --n-images 64 --out results/phase-noise
+        --channel-option phase_std_deg=20 --eps 1.0 --snr-db inf,20,10 --n-images 64 --out results/phase-noise
 
-(CLI runs use the channel's default σ = 10°: ``simulate`` only forwards its own options to channels.)
+(``--channel-option NAME=VALUE`` reaches every stage whose constructor takes ``NAME``; without it the
+channel's defaults apply, σ = 10°. In an experiment config: ``channel_options = { phase_std_deg = 20 }``.)
 
 Run this file as a script to use it from Python: it prints the phase error of the channel on random
 symbols (the Sionna-style ``forward(s, snr_db) -> y`` call), then the SSIM of a trained model's link over

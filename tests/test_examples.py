@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -101,6 +102,37 @@ def test_custom_channel_cli_plugin(trained_checkpoint, tmp_path, restore_registr
     assert results["control"] == "phase-noise+noise-jammer"
     mean = results["curves"]["jammer"]["ssim"]["mean"]
     assert len(mean) == 2 and all(len(row) == 3 for row in mean)
+
+    # --channel-option reaches the plugin's factory: 0° of phase noise is a clean link, 90° wrecks it
+    ssim_at = {}
+    for deg in ("0", "90"):
+        main(["--plugin", "examples/custom_channel.py", "simulate", "--channel", "phase-noise+pgd-jammer",
+              "--channel-option", f"phase_std_deg={deg}", "--eps", "0,0.5", "--snr-db", "inf",
+              "--steps", "2", "--metrics", "ssim", "--checkpoint", str(trained_checkpoint), "--n-images", "4",
+              "--out", str(tmp_path / deg), "--no-plots", "--quiet", "--device", "cpu"])
+        res = json.loads((tmp_path / deg / "results.json").read_text())
+        assert res["manifest"]["config"]["channel_extra"] == [["phase_std_deg", int(deg)]]
+        ssim_at[deg] = res["curves"]["jammer"]["ssim"]["mean"][0][0]
+    assert ssim_at["0"] > ssim_at["90"] + 0.05
+
+
+@pytest.mark.parametrize("option,match", [
+    ("phase_std_deg", "must look like NAME=VALUE"),
+    ("colour=3", "option 'colour' is not used by channel"),
+    ("phase_std_deg=-5", "phase_std_deg must be a finite number >= 0"),
+    ("k_db=3", "use --k-db"),
+])
+def test_custom_channel_bad_channel_option(option, match, trained_checkpoint, tmp_path, restore_registry,
+                                           monkeypatch, capsys):
+    from _cli import run_cli
+
+    monkeypatch.chdir(ROOT)
+    code, _, err = run_cli(["--plugin", "examples/custom_channel.py", "simulate", "--channel", "phase-noise+pgd-jammer",
+                 "--channel-option", option, "--checkpoint", str(trained_checkpoint), "--n-images", "2",
+                 "--out", str(tmp_path / "x"), "--no-plots", "--quiet", "--device", "cpu"])
+    assert code == 2 and "--channel-option" in err and re.search(match, err), err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "x" / "results.json").exists()
 
 
 def test_sionna_link(trained_checkpoint):

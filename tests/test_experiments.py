@@ -56,6 +56,9 @@ channel = "pgd-jammer"
     ("name = 't'\n[[models]\n", "not valid TOML"),
     (BASE + "[train.mnist-5k]\nepoch = 3\n", r"unknown key 'epoch' in \[train.mnist-5k\]"),
     (BASE + "[train.fashion-mnist]\nepochs = 3\n", r"unknown key 'fashion-mnist' in \[train\]"),
+    (BASE + "[[simulations]]\nchannel = 'awgn+pgd-jammer'\nchannel_options = { colour = 1 }\n",
+     "option 'colour' is not used by channel"),
+    (BASE + "[[simulations]]\nchannel = 'pgd-jammer'\nchannel_options = 3\n", "channel_options must be a table"),
     (BASE + "[train]\nepochs = 0\n", r"\[train\] epochs must be a positive integer"),
     (BASE + "[train]\ntrain_images = 2.5\n", r"\[train\] train_images must be a positive integer"),
 ])
