@@ -20,7 +20,6 @@ import torch
 from _cli import run_cli
 
 
-
 @pytest.fixture(autouse=True)
 def _one_thread():
     n = torch.get_num_threads()

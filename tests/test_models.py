@@ -40,7 +40,7 @@ def test_vae_encodes_mean_by_default_and_samples_on_request() -> None:
     torch.manual_seed(0)
     model = build_model("kld-vae", (1, 28, 28), 10).eval()
     x = torch.rand(4, 1, 28, 28)
-    mu, logvar = model.encode_stats(x)
+    mu, _ = model.encode_stats(x)
     assert torch.equal(model.encode(x), mu)
     s1 = model.encode(x, sample=True, generator=torch.Generator().manual_seed(0))
     s2 = model.encode(x, sample=True, generator=torch.Generator().manual_seed(0))

@@ -19,7 +19,6 @@ import pytest
 import torch
 from _cli import run_cli
 
-
 FAST = ["--n-images", "8", "--metrics", "ssim,mse", "--no-plots", "--quiet", "--device", "cpu"]
 #: The issue's command, smaller: awgn + PGD jammer over SNR 0, 10, 20 dB and ε 0, 0.25, …, 1.
 MAIN = ["simulate", "--channel", "awgn+pgd-jammer", "--snr-db", "0:20:10", "--eps", "0:1:0.25",

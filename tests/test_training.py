@@ -32,7 +32,7 @@ def _train(tmp: Path, data, epochs: int = 2, **kw):
 
 
 def test_checkpoint_round_trip(tmp_path: Path, tiny_data) -> None:
-    model, res = _train(tmp_path / "a", tiny_data, epochs=1)
+    model, _ = _train(tmp_path / "a", tiny_data, epochs=1)
     loaded, meta = load_checkpoint(tmp_path / "a")
     for k, v in model.state_dict().items():
         assert torch.equal(v, loaded.state_dict()[k]), k
@@ -104,7 +104,7 @@ class _Evil:
 def test_crafted_pickle_is_refused(tmp_path: Path, tiny_data) -> None:
     marker = Path("/tmp/channelae_pwned_marker")
     marker.unlink(missing_ok=True)
-    _, res = _train(tmp_path / "ck", tiny_data, epochs=1)
+    _train(tmp_path / "ck", tiny_data, epochs=1)
     # replace the weights by a malicious pickle (what torch.save would write), keep valid metadata
     with open(tmp_path / "ck" / "model.safetensors", "wb") as fh:
         pickle.dump({"x": _Evil()}, fh)
@@ -120,7 +120,7 @@ def test_crafted_pickle_is_refused(tmp_path: Path, tiny_data) -> None:
 
 
 def test_foreign_and_corrupt_metadata(tmp_path: Path, tiny_data) -> None:
-    _, res = _train(tmp_path / "ck", tiny_data, epochs=1)
+    _train(tmp_path / "ck", tiny_data, epochs=1)
     meta_path = tmp_path / "ck" / "model.json"
     meta = json.loads(meta_path.read_text())
     meta["format"] = "something-else"
@@ -135,7 +135,7 @@ def test_foreign_and_corrupt_metadata(tmp_path: Path, tiny_data) -> None:
 
 
 def test_weights_not_matching_metadata(tmp_path: Path, tiny_data) -> None:
-    _, res = _train(tmp_path / "ck", tiny_data, epochs=1)
+    _train(tmp_path / "ck", tiny_data, epochs=1)
     meta_path = tmp_path / "ck" / "model.json"
     meta = json.loads(meta_path.read_text())
     meta["config"]["latent_dim"] = 12
