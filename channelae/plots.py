@@ -604,18 +604,21 @@ def render_combined(out_dir: Path, summary: dict[str, Any]) -> list[Path]:
         for ax, metric in zip(axes, metrics):
             spec = first["metrics"][metric]
             for m, res in runs.items():
-                link, _ = _links(res)
+                link, control = _links(res)
                 snr = _arr(res["snr_db"])
                 si = int(np.argmax(snr))
                 mean = _arr(res["curves"][link][metric]["mean"])[si]
-                ax.plot(_arr(res["budget"]["eps"]), mean, marker=".", label=m)
+                (line,) = ax.plot(_arr(res["budget"]["eps"]), mean, marker=".", label=m)
+                if control is not None:  # the equal-power noise control, same colour, dashed
+                    ax.plot(_arr(res["budget"]["eps"]), _arr(res["curves"][control][metric]["mean"])[si],
+                            ls="--", lw=1, color=line.get_color(), label=f"{m}, noise")
             ax.axhline(_num(spec["limit"]), color="k", ls="-.", lw=1, label="limit line L")
             ax.set_xlabel("ε (latent L2 norm per example)")
             ax.set_ylabel(_metric_label(first, metric))
             ax.grid(alpha=0.3)
         axes[0].legend(fontsize=8)
         top = _snr_label(float(np.max(_arr(first["snr_db"]))))
-        fig.suptitle(f"{summary['name']} — {sim} ({summary['dataset']}, {top}, reference: "
-                     f"{first.get('reference', '')}): PGD-jammer DD-curves per model")
+        fig.suptitle(f"{summary['name']} — {sim}: PGD-jammer DD-curves per model (dashed: equal-power noise)\n"
+                     f"{summary['dataset']}, {top}, reference: {first.get('reference', '')}", fontsize=10)
         written.append(_save(fig, out_dir / f"combined_{_slug(sim)}.png"))
     return written
