@@ -160,6 +160,7 @@ def run_cmd(
     out: Annotated[Path | None, typer.Option(help="Results directory (default results/NAME-DATASET).")] = None,
     device: _Device = "auto",
     data_dir: _DataDir = None,
+    no_plots: Annotated[bool, typer.Option("--no-plots", help="Skip the per-simulation PNG plots (the combined DD-curves are still written).")] = False,
     quiet: _Quiet = False,
 ) -> None:
     """Run an experiment config: train what is missing (cached), simulate, write a combined table."""
@@ -169,7 +170,8 @@ def run_cmd(
     from channelae.experiments import load_config, run_experiment, summary_markdown
 
     cfg = load_config(config, dataset=dataset)
-    summary = run_experiment(cfg, out, quick=quick, device=device, progress=not quiet, data_dir=data_dir)
+    summary = run_experiment(cfg, out, quick=quick, device=device, progress=not quiet, data_dir=data_dir,
+                             plots=not no_plots)
     Console().print(Markdown(summary_markdown(summary)))
 
 

@@ -240,8 +240,12 @@ def _model_checkpoint(cfg: ExperimentConfig, m: ModelSpec, *, quick: bool, progr
 
 def run_experiment(cfg: ExperimentConfig, out: str | os.PathLike[str] | None = None, *, quick: bool = False,
                    device: str = "auto", progress: bool = True, data_dir: Any = None,
-                   metric_overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Train (cached), simulate every model × simulation, write ``summary.json``/``summary.md``; return it."""
+                   metric_overrides: dict[str, Any] | None = None, plots: bool = True) -> dict[str, Any]:
+    """Train (cached), simulate every model × simulation, write ``summary.json``/``summary.md``; return it.
+
+    With ``plots`` every simulation folder also gets the ``simulate`` plots (DD-curves per SNR, heat-map,
+    images, Eq. 7 bars, t-SNE); the combined DD-curve plots of all models are always written.
+    """
     from channelae.io import atomic_write_json, atomic_write_text
     from channelae.progress import stderr_console
     from channelae.simulate import simulate
@@ -257,6 +261,10 @@ def run_experiment(cfg: ExperimentConfig, out: str | os.PathLike[str] | None = N
                            data_dir=data_dir, device=device, progress=progress,
                            command=f"channelae run {cfg.path}{' --quick' if quick else ''}",
                            metric_overrides=metric_overrides)
+            if plots:
+                from channelae.plots import render_plots
+
+                render_plots(outp / _slug(m.label) / _slug(sim.label), res)
             rows.extend(_summary_rows(m.label, sim.label, res))
     summary = {"name": cfg.name, "dataset": cfg.dataset, "quick": quick, "claim": cfg.claim,
                "description": cfg.description, "config": str(cfg.path), "rows": rows}
