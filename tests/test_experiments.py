@@ -137,8 +137,8 @@ def test_cli_run_quick_trains_simulates_and_writes_everything(tmp_path: Path, mo
         assert (out / model / "black" / "dd_curves.png").stat().st_size > 0
     assert len(list((tmp_path / "cache").glob("models/*/model.safetensors"))) == 3
     stamp = {p: p.stat().st_mtime_ns for p in (tmp_path / "cache").glob("models/*/model.safetensors")}
-    code, stdout2, err = run_cli(["run", config, "--quick", "--dataset", "mnist-5k", "--out", out, "--quiet",
-                                  "--device", "cpu", "--no-plots"])
+    code, _, err = run_cli(["run", config, "--quick", "--dataset", "mnist-5k", "--out", out, "--quiet",
+                            "--device", "cpu", "--no-plots"])
     assert code == 0, err
     assert {p: p.stat().st_mtime_ns for p in stamp} == stamp  # cached models reused, not retrained
     assert json.loads((out / "summary.json").read_text())["rows"] == summary["rows"]  # same seed, same numbers
