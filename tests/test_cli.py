@@ -181,13 +181,12 @@ def _ids(case) -> str:
 def test_bad_input_is_one_line_exit_2(name: str, argv: list[str], argument: str, bad_paths: dict[str, str],
                                       tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import channelae.training
+    import channelae.zoo  # before patching: its `from channelae.training import train_model` must bind the real one
 
     def no_training(*a, **k):
         raise AssertionError("a bad argument must be refused before training")
 
     monkeypatch.setattr(channelae.training, "train_model", no_training)
-    import channelae.zoo
-
     monkeypatch.setattr(channelae.zoo, "train_model", no_training)
     args = [a.format(out=tmp_path / "out", **bad_paths) for a in argv]
     t0 = time.perf_counter()
