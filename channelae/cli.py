@@ -211,21 +211,25 @@ def _parse_limits(items: list[str]) -> list[tuple[str, float]]:
 
 
 def _parse_channel_options(items: list[str]) -> list[tuple[str, Any]]:
-    """``NAME=VALUE`` pairs; VALUE is read as a TOML value (number, true/false, "text") or else as text."""
-    import tomllib
-
+    """``NAME=VALUE`` pairs; VALUE is read as an integer, a number, ``true``/``false`` or else as text."""
     from channelae.errors import UsageError
+
+    def value_of(text: str) -> Any:
+        if text.lower() in ("true", "false"):
+            return text.lower() == "true"
+        for kind in (int, float):
+            try:
+                return kind(text)
+            except ValueError:
+                pass
+        return text.strip("\"'")
 
     out = []
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or not name.strip() or not value.strip():
             raise UsageError(f"{item!r} must look like NAME=VALUE, e.g. phase_std_deg=20", "--channel-option")
-        try:
-            parsed = tomllib.loads(f"v = {value.strip()}")["v"]
-        except tomllib.TOMLDecodeError:
-            parsed = value.strip()
-        out.append((name.strip().replace("-", "_"), parsed))
+        out.append((name.strip().replace("-", "_"), value_of(value.strip())))
     return out
 
 

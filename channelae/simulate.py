@@ -141,6 +141,13 @@ _CHANNEL_KEYS = ("target", "distance", "mode", "eot", "steps", "restarts", "norm
                  "block_length")
 
 
+def _stage_options(spec: str) -> list[set[str] | None]:
+    """Options each stage of a channel spec accepts (``None``: any), see ``channels.channel_options``."""
+    from channelae.channels import channel_options
+
+    return [channel_options(n.strip()) for n in spec.split("+") if n.strip()]
+
+
 def jammer_stages(spec: str) -> list[str]:
     """Names of the jammer stages in a channel spec."""
     return [p.strip() for p in spec.split("+") if p.strip() in ("pgd-jammer", "noise-jammer")]
@@ -179,9 +186,7 @@ def _check_early(config: SimulationConfig, jammers: list[str], out: Path) -> Non
     opts = config.channel_options()
     if jammers:
         opts["eps"] = [0.0]  # placeholder: the real grid needs the checkpoint's gain
-    from channelae.channels import channel_options
-
-    takes = [channel_options(n.strip()) for n in config.channel.split("+") if n.strip()]
+    takes = _stage_options(config.channel)
     for name, _ in config.channel_extra:
         if not any(t is None or name in t for t in takes):
             raise UsageError(f"option {name!r} is not used by channel {config.channel!r}", "--channel-option")
@@ -229,7 +234,6 @@ def simulate(
     from safetensors.torch import load_file, save_file
 
     from channelae import zoo
-    from channelae.channels import channel_options
     from channelae.checkpoint import read_metadata
     from channelae.curves import metric_spec
     from channelae.data import dataset_info, load_dataset
@@ -301,7 +305,7 @@ def simulate(
         if name == "noise":
             o = {k: v for k, v in o.items() if k not in ("target", "distance", "mode", "eot", "steps",
                                                          "restarts", "norm")}
-            takes = [channel_options(n.strip()) for n in spec.split("+")]
+            takes = _stage_options(spec)
             o = {k: v for k, v in o.items()  # extras meant for the PGD jammer alone
                  if k not in dict(config.channel_extra) or any(t is None or k in t for t in takes)}
         links[name] = Link.from_checkpoint(ckpt, spec, device=dev, equalizer=config.equalizer,
