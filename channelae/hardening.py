@@ -5,6 +5,18 @@ untargeted PGD of budget ε (latent L2 per example; default ε = 0.05, distance 
 ``1 − SSIM(dec(z + δ), dec(z))``), then update the **decoder only** on ``MSE(x, dec(z + δ))``.
 ``noise`` training does the same with a perturbation of the same norm in a random direction (equal power).
 
+The inner attack (``mode``):
+
+- ``strong`` (default, kept for the cached models): the project's strong PGD — L2-normalised steps
+  ``η = 2.5ε/K``, a random start in the ball, the best iterate kept. This is *not* the study's Eq. 6.
+- ``faithful``: the study's Eq. 6 inside Algorithm 1 — sign steps of ``α = 1`` latent unit, ``K`` steps,
+  projection onto the L2 ball, the final iterate (started at a random point of norm ``10⁻³·ε`` because the
+  untargeted objective has zero gradient at δ = 0, see :mod:`channelae.attacks`).
+
+BatchNorm: the attack runs with the model in **eval** mode (running statistics; attacking must not move
+them), the decoder update in **train** mode (batch statistics), like every regular training step. The study
+does not say which mode its attack uses; with eval mode the attacked decoder is the one that is evaluated.
+
 Optionally the perturbed latent also passes through receiver noise at ``snr_db`` (dB, Es/N0 per complex
 symbol), so a model can be hardened for a given link: the noise is drawn per real latent dimension with
 variance ``N0/2 · P`` where ``P`` is the batch's mean energy per complex symbol (the training-time stand-in
@@ -26,9 +38,11 @@ from channelae.definitions import num_symbols, snr_db_to_n0
 from channelae.models import Autoencoder
 from channelae.training import StepHook
 
-__all__ = ["KINDS", "HardeningConfig", "hardening_hook"]
+__all__ = ["ADV_MODES", "KINDS", "HardeningConfig", "hardening_hook"]
 
 KINDS = ("adversarial", "noise")
+#: Inner attack of Algorithm 1: the project's strong PGD, or the study's Eq. 6.
+ADV_MODES = ("strong", "faithful")
 
 
 @dataclass(frozen=True)
@@ -41,6 +55,7 @@ class HardeningConfig:
     :param k: PGD steps (the study's ``K``).
     :param distance: PGD distance (``ssim`` in the study).
     :param snr_db: optional receiver noise during hardening (dB; ``None`` = noiseless).
+    :param mode: inner attack, ``strong`` (default) or ``faithful`` (study Eq. 6); see the module docstring.
     """
 
     kind: str = "adversarial"
@@ -49,9 +64,11 @@ class HardeningConfig:
     k: int = 10
     distance: str = "ssim"
     snr_db: float | None = None
+    mode: str = "strong"
 
     def __post_init__(self) -> None:
         check_one_of(self.kind, KINDS, "--harden")
+        check_one_of(self.mode, ADV_MODES, "--adv-mode")
         check_non_negative(self.eps, "--adv-eps")
         check_int_range(self.m, "--adv-m", low=1, high=1000)
         check_int_range(self.k, "--adv-k", low=1, high=1000)
@@ -60,7 +77,12 @@ class HardeningConfig:
             raise ValueError("snr_db must be a number")
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """Settings as a dict (part of the model-cache key). ``mode`` is left out at its default, so the
+        cache entries of models trained before the option existed keep their keys."""
+        d = asdict(self)
+        if d["mode"] == "strong":
+            del d["mode"]
+        return d
 
 
 def _link_noise(z: Tensor, snr_db: float | None, generator: torch.Generator | None) -> Tensor:
@@ -89,8 +111,8 @@ def hardening_hook(cfg: HardeningConfig) -> StepHook:
                     return distance(cfg.distance, model.decode(_link_noise(z + delta, cfg.snr_db, generator)),
                                     ref)
 
-                delta = pgd(objective, z.shape, radius, mode="strong", steps=cfg.k, generator=generator,
-                            dtype=z.dtype, device=z.device)
+                delta = pgd(objective, z.shape, radius, mode=cfg.mode, steps=cfg.k, alpha=1.0,
+                            generator=generator, dtype=z.dtype, device=z.device)
             else:
                 g = torch.randn(z.shape, generator=generator, dtype=z.dtype, device=z.device)
                 delta = cfg.eps * g / g.norm(dim=-1, keepdim=True).clamp_min(1e-30)

@@ -32,6 +32,7 @@ __all__ = [
     "MMD_SCALES",
     "TCTerms",
     "beta_tc_loss",
+    "full_data_decomposition",
     "kld",
     "log_density_gaussian",
     "mmd",
@@ -300,8 +301,13 @@ def mss_log_importance_weights(
     so every row sums to 1: ``1/N + (M−1)/M + (N−M)/(N·M) = 1``.
 
     Note: the reference code (``log_importance_weight_matrix`` in rtqichen/beta-tcvae, copied by several
-    libraries) fills ``view(-1)[::B]``, i.e. column 0 instead of the diagonal (see that repository's
-    PR #1); this function builds the matrix of the paper's formula instead.
+    libraries) fills ``view(-1)[::B]`` with ``1/N``, i.e. **column 0** instead of the diagonal, and
+    ``view(-1)[1::B]`` (column 1) with the stratum weight, then sets ``W[M−1, 0]`` to the stratum weight.
+    Every row of its matrix but one still sums to 1 (63 of 64 rows at ``B = 64``; row ``M − 1`` holds the
+    stratum weight twice and sums to ``2·(N−M)/(N·M) + (M−1)/M``): its defect is *where* the weights sit —
+    ``z_i``'s own posterior gets the weight ``1/M`` and example 0's gets ``1/N`` — which biases that
+    estimator's ``log q(z)`` upward (see that repository's PR #1). This function builds the matrix of the
+    paper's formula instead.
 
     :param batch_size: ``B >= 2``.
     :param dataset_size: ``N >= B``, the number of training examples.
@@ -384,6 +390,59 @@ def tc_decomposition(
         tc=(log_qz - log_prod_qzk).mean(),
         dwkl=(log_prod_qzk - log_pz).mean(),
     )
+
+
+def full_data_decomposition(
+    mu: Tensor,
+    logvar: Tensor,
+    *,
+    n_samples: int | None = 2000,
+    generator: torch.Generator | None = None,
+    chunk: int = 256,
+) -> TCTerms:
+    """KL decomposition with the aggregate posterior of the **whole data set** (no minibatch estimator).
+
+    This is how the reference implementation's ELBO-decomposition script checks a trained model: with the
+    posteriors ``q(z|x_n) = N(μ_n, diag σ²_n)`` of all ``N`` training examples,
+    ``q(z) = (1/N) Σ_n q(z|x_n)`` and ``q(z_k) = (1/N) Σ_n q(z_k|x_n)`` are evaluated exactly at sampled
+    points ``z_i ~ q(z|x_i)`` (``i`` over ``n_samples`` examples drawn without replacement, or all ``N``
+    when ``n_samples`` is ``None`` or ``≥ N``), so the only error is the Monte-Carlo average over
+    ``z_i`` — no ``log N`` offset (MWS) and no stratification bias (MSS). Cost ``O(n_samples·N·d)``,
+    evaluated in chunks of ``chunk`` sample points (float64).
+
+    Checks (``tests/test_regularizers.py``): a factorised aggregate posterior (posterior means on a full
+    product grid, equal σ) gives TC = 0 exactly; ``K`` well-separated posteriors on the diagonal give
+    TC = log K; a Gaussian cloud of tiny posteriors with correlation ρ gives ``−½·log(1 − ρ²)``.
+
+    :param mu: posterior means of the whole training set, ``[N, d]``.
+    :param logvar: their log-variances, ``[N, d]``.
+    :param n_samples: sample points for the outer expectation (``None``: every example once).
+    :param generator: for the choice of examples and the draws ``z_i``.
+    :param chunk: sample points per chunk (bounds memory at ``chunk·N·d`` float64 values).
+    :output terms: :class:`TCTerms` (mi, tc, dwkl), scalars in nats.
+    """
+    _check_latents(mu, "mu", min_batch=2)
+    _check_same_shape(mu, logvar, "mu", "logvar")
+    mu = mu.detach().double()
+    logvar = logvar.detach().double()
+    n, d = mu.shape
+    if n_samples is None or n_samples >= n:
+        idx = torch.arange(n, device=mu.device)
+    else:
+        check_int_range(n_samples, "n_samples", low=1)
+        idx = torch.randperm(n, generator=generator, device="cpu")[:n_samples].to(mu.device)
+    eps = torch.randn((idx.numel(), d), generator=generator, dtype=torch.float64, device="cpu").to(mu.device)
+    z = mu[idx] + eps * torch.exp(0.5 * logvar[idx])  # [S, d], z_i ~ q(z|x_i)
+    log_n = math.log(n)
+    log_qz_cond_x = log_density_gaussian(z, mu[idx], logvar[idx]).sum(-1)  # [S]
+    log_pz = log_density_gaussian(z, torch.zeros_like(z), torch.zeros_like(z)).sum(-1)  # [S]
+    log_qz, log_prod = [], []
+    for part in z.split(chunk):
+        pair = log_density_gaussian(part[:, None, :], mu[None], logvar[None])  # [s x N x d]
+        log_qz.append(torch.logsumexp(pair.sum(-1), dim=1) - log_n)  # [s]
+        log_prod.append((torch.logsumexp(pair, dim=1) - log_n).sum(-1))  # [s]
+    lq, lp = torch.cat(log_qz), torch.cat(log_prod)
+    return TCTerms(mi=(log_qz_cond_x - lq).mean(), tc=(lq - lp).mean(), dwkl=(lp - log_pz).mean())
 
 
 def beta_tc_loss(
