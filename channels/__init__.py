@@ -5,20 +5,28 @@
 spec such as ``"rayleigh+pgd-jammer+awgn"`` into one channel (a :class:`~channelae.channels.compose.Compose`
 when there are several stages), routing each option to the stages whose factory signature takes it.
 
-Adding a channel: one file with ``@CHANNELS.register("name")`` on its class and one import line below.
+Importing this package is cheap (no torch): the built-in channels are declared lazily below and their
+module is imported on the first ``CHANNELS.get(name)``; ``Channel``, ``ChannelState``, ``Compose``, ... are
+imported on first access (PEP 562).
+
+Adding a built-in channel: one file ``channels/<name>.py`` with ``@CHANNELS.register("name")`` on its class
+and one ``CHANNELS.register_lazy("name", "channelae.channels.<file>:<Class>")`` line below (never an import
+line: that would import torch for ``channelae --help``). Plugins register with the decorator alone.
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from torch import nn
-
-from channelae.channels.base import Channel, ChannelState, Tail, snr_for
 from channelae.errors import UsageError
 from channelae.registry import Registry
+
+if TYPE_CHECKING:
+    from channelae.channels.base import Channel, ChannelState, Tail, snr_for
+    from channelae.channels.compose import Compose
 
 __all__ = [
     "CHANNELS",
@@ -29,20 +37,67 @@ __all__ = [
     "build_channel",
     "channel_names",
     "channel_options",
+    "check_channel_spec",
     "snr_for",
 ]
 
 #: Channel factories by name (``--channel``); each takes keyword options and returns a ``Channel``.
 CHANNELS: Registry[Callable[..., Channel]] = Registry("channel", "--channel")
 
+# Built-in channels, one line each: name -> "module:factory" (imported on first use).
+CHANNELS.register_lazy("awgn", "channelae.channels.awgn:AWGN")
+CHANNELS.register_lazy("ideal", "channelae.channels.ideal:Ideal")
+CHANNELS.register_lazy("noise-jammer", "channelae.channels.noise_jammer:NoiseJammer")
+CHANNELS.register_lazy("pgd-jammer", "channelae.channels.pgd_jammer:PGDJammer")
+CHANNELS.register_lazy("rayleigh", "channelae.channels.rayleigh:Rayleigh")
+CHANNELS.register_lazy("rician", "channelae.channels.rician:Rician")
+
+_LAZY_EXPORTS = {
+    "Channel": "channelae.channels.base",
+    "ChannelState": "channelae.channels.base",
+    "Tail": "channelae.channels.base",
+    "snr_for": "channelae.channels.base",
+    "Compose": "channelae.channels.compose",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_EXPORTS:
+        value = getattr(importlib.import_module(_LAZY_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 def channel_names() -> list[str]:
-    """Registered channel names, sorted."""
+    """Registered channel names, sorted (imports no channel implementation)."""
     return sorted(CHANNELS.names())
+
+
+def check_channel_spec(spec: str) -> list[str]:
+    """The stage names of ``spec`` (``"a+b+c"``), each checked against the registry without importing it.
+
+    :raises UsageError: for an empty spec or stage, or an unknown stage (the message names the stage, its
+        position, the closest registered name and all of them).
+    """
+    if not isinstance(spec, str) or not spec.strip():
+        raise UsageError(f"must name one or more channels joined by '+'; got {spec!r}", CHANNELS.argument)
+    names = [part.strip() for part in spec.split("+")]
+    if any(not n for n in names):
+        raise UsageError(f"empty stage in {spec!r}; allowed: {', '.join(channel_names())}", CHANNELS.argument)
+    for i, name in enumerate(names):
+        CHANNELS.check(name, f" (stage {i + 1} of {spec!r})" if len(names) > 1 else "")
+    return names
 
 
 def channel_options(name: str) -> set[str] | None:
     """Keyword options the factory of channel ``name`` accepts (``None``: it takes any, via ``**kwargs``)."""
+    from torch import nn
+
     factory = CHANNELS.get(name)
     if isinstance(factory, type) and factory.__init__ is nn.Module.__init__:
         return set()  # a Channel class without its own __init__ takes no options
@@ -72,14 +127,14 @@ def build_channel(spec: str, **options: Any) -> Channel:
         are ignored).
     :param options: channel options (e.g. ``block_length=4``, ``k_db=6.0``).
     :return: the single stage's channel, or a :class:`Compose` of the stages.
-    :raises UsageError: for an empty or unknown stage name (the message lists the registered names), or an
-        option that no stage of ``spec`` accepts (the message names the channels that do take it).
+    :raises UsageError: for an empty or unknown stage name (the message names the stage and lists the
+        registered names), or an option that no stage of ``spec`` accepts (the message names the channels
+        that do take it).
     """
-    if not isinstance(spec, str) or not spec.strip():
-        raise UsageError(f"must name one or more channels joined by '+'; got {spec!r}", CHANNELS.argument)
-    names = [part.strip() for part in spec.split("+")]
-    if any(not n for n in names):
-        raise UsageError(f"empty stage in {spec!r}; allowed: {', '.join(channel_names())}", CHANNELS.argument)
+    from channelae.channels.base import Channel
+    from channelae.channels.compose import Compose
+
+    names = check_channel_spec(spec)
     factories = [CHANNELS.get(n) for n in names]
     accepted = [channel_options(n) for n in names]
     opts = {k: v for k, v in options.items() if v is not None}
@@ -100,7 +155,3 @@ def build_channel(spec: str, **options: Any) -> Channel:
             raise TypeError(f"factory of channel {name!r} returned {type(stage).__name__}, not a Channel")
         stages.append(stage)
     return stages[0] if len(stages) == 1 else Compose(stages)
-
-
-from channelae.channels import awgn, ideal, noise_jammer, pgd_jammer, rayleigh, rician  # noqa: F401  # noqa: E402,F401
-from channelae.channels.compose import Compose
