@@ -22,21 +22,24 @@ Example::
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from channelae._validation import check_int_range, check_one_of
-from channelae.data import celeba, fashion_mnist, mnist, mnist5k  # noqa: F401  (registers the data sets)
-from channelae.data.base import (
-    DATASETS,
-    DatasetEntry,
-    DatasetInfo,
-    ImageDataset,
-    TensorImageDataset,
-    register_dataset,
-)
 from channelae.errors import UsageError
 from channelae.paths import data_search_dirs
+from channelae.registry import Registry
+
+if TYPE_CHECKING:
+    from channelae.data.base import (
+        DatasetEntry,
+        DatasetInfo,
+        ImageDataset,
+        TensorImageDataset,
+        register_dataset,
+    )
 
 __all__ = [
     "DATASETS",
@@ -48,6 +51,30 @@ __all__ = [
     "load_dataset",
     "register_dataset",
 ]
+
+#: Every data set, by name (``--dataset``). A built-in is declared here by name and module (imported, and so
+#: registered through its ``@register_dataset``, on the first ``DATASETS.get``): importing this package
+#: imports no torch.
+DATASETS: Registry[DatasetEntry] = Registry("dataset", "--dataset")
+DATASETS.register_lazy("celeba", "channelae.data.celeba")
+DATASETS.register_lazy("fashion-mnist", "channelae.data.fashion_mnist")
+DATASETS.register_lazy("mnist", "channelae.data.mnist")
+DATASETS.register_lazy("mnist-5k", "channelae.data.mnist5k")
+
+_LAZY_EXPORTS = {name: "channelae.data.base" for name in ("DatasetEntry", "DatasetInfo", "ImageDataset",
+                                                          "TensorImageDataset", "register_dataset")}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_EXPORTS:
+        value = getattr(importlib.import_module(_LAZY_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 
 def dataset_info(name: str) -> DatasetInfo:

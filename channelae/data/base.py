@@ -6,7 +6,8 @@ In-memory data sets keep a uint8 tensor ``[N, C, H, W]`` and convert only the re
 (``batch(...) * 255`` gives back the stored integers).
 
 Adding a data set means one module with ``@register_dataset(INFO)`` on its loader function
-(``loader(split, search_dirs) -> ImageDataset``) and one import line in ``channelae/data/__init__.py``.
+(``loader(split, search_dirs) -> ImageDataset``) and one ``DATASETS.register_lazy("name", "channelae.data.<module>")``
+line in ``channelae/data/__init__.py``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from channelae.data import DATASETS as _DATASETS
 from channelae.registry import Registry
 
 __all__ = [
@@ -202,8 +204,8 @@ class DatasetEntry:
     load: DatasetLoader = field(repr=False)
 
 
-#: Every data set, by name (``--dataset``).
-DATASETS: Registry[DatasetEntry] = Registry("dataset", "--dataset")
+#: Every data set, by name (``--dataset``); defined in the package ``__init__`` (names known without torch).
+DATASETS: Registry[DatasetEntry] = _DATASETS
 
 
 def register_dataset(info: DatasetInfo) -> Callable[[DatasetLoader], DatasetLoader]:

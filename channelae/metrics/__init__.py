@@ -5,35 +5,24 @@ reports those that cannot run here (pretrained weights not in the torch hub cach
 Per-image metrics are called as ``metric(pred, target) -> Tensor[B]`` on ``[B, C, H, W]`` images in
 ``[0, 1]``; FID (``per_image = False``) as ``fid.compute(pred_set, target_set) -> scalar``.
 
-Importing this package is cheap: torchmetrics, lpips, torch-fidelity and torchvision are imported only when
-a metric first needs them.
+Importing this package is cheap (no torch): the metrics are declared lazily below (a metric's module is
+imported on the first ``METRICS.get``), the public names are imported on first access (PEP 562), and
+torchmetrics, lpips, torch-fidelity and torchvision only when a metric first needs them.
+
+Adding a metric: one module with ``@METRICS.register("name")`` on its class, one
+``METRICS.register_lazy("name", "channelae.metrics.<module>:<Class>")`` line below (declaration order is the
+order of ``METRICS.names()`` in help and messages) and its public names in ``_LAZY_EXPORTS``.
 """
 
-# Import order is registration order, i.e. the order of METRICS.names() in help and messages.
-from channelae.metrics.base import (  # noqa: I001
-    METRICS,
-    Metric,
-    MetricOptions,
-    SetMetric,
-    as_rgb,
-    check_images,
-    hub_checkpoint_path,
-)
-from channelae.metrics.ssim import SSIM, ssim_map, ssim_per_image
-from channelae.metrics.mse import MSE, mse_per_image
-from channelae.metrics.psnr import PSNR, psnr_per_image
-from channelae.metrics.lpips import (
-    LPIPS,
-    LPIPS_NETS,
-    LPIPSBackbone,
-    load_lpips_backbone,
-    load_lpips_lin_weights,
-    lpips_backbone_path,
-    lpips_distance,
-    lpips_lin_weights_path,
-)
-from channelae.metrics.fid import FID, INCEPTION_WEIGHTS_FILE, inception_weights_path
-from channelae.metrics.build import build_metrics, check_available
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from channelae.registry import Registry
+
+if TYPE_CHECKING:
+    from channelae.metrics.base import Metric
 
 __all__ = [
     "FID",
@@ -64,3 +53,35 @@ __all__ = [
     "ssim_map",
     "ssim_per_image",
 ]
+
+#: Name -> metric class. Keys are the values of ``--metrics``.
+METRICS: Registry[type[Metric]] = Registry("metric", "--metrics")
+METRICS.register_lazy("ssim", "channelae.metrics.ssim:SSIM")
+METRICS.register_lazy("mse", "channelae.metrics.mse:MSE")
+METRICS.register_lazy("psnr", "channelae.metrics.psnr:PSNR")
+METRICS.register_lazy("lpips", "channelae.metrics.lpips:LPIPS")
+METRICS.register_lazy("fid", "channelae.metrics.fid:FID")
+
+_LAZY_EXPORTS: dict[str, str] = {
+    **dict.fromkeys(("Metric", "MetricOptions", "SetMetric", "as_rgb", "check_images", "hub_checkpoint_path"),
+                    "channelae.metrics.base"),
+    **dict.fromkeys(("SSIM", "ssim_map", "ssim_per_image"), "channelae.metrics.ssim"),
+    **dict.fromkeys(("MSE", "mse_per_image"), "channelae.metrics.mse"),
+    **dict.fromkeys(("PSNR", "psnr_per_image"), "channelae.metrics.psnr"),
+    **dict.fromkeys(("LPIPS", "LPIPS_NETS", "LPIPSBackbone", "load_lpips_backbone", "load_lpips_lin_weights",
+                     "lpips_backbone_path", "lpips_distance", "lpips_lin_weights_path"), "channelae.metrics.lpips"),
+    **dict.fromkeys(("FID", "INCEPTION_WEIGHTS_FILE", "inception_weights_path"), "channelae.metrics.fid"),
+    **dict.fromkeys(("build_metrics", "check_available"), "channelae.metrics.build"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_EXPORTS:
+        value = getattr(importlib.import_module(_LAZY_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -17,7 +17,8 @@ as an attack objective) and ``unit``.
 Metrics that need pretrained weights (LPIPS, FID) say so *before* anything is constructed:
 ``check_available(options)`` returns a one-line reason when they cannot run here (weights missing from the
 torch hub cache), and their constructors raise :class:`~channelae.errors.MissingResourceError` with the same
-line. Nothing is ever downloaded and no metric falls back to random weights.
+line. Nothing is downloaded unless asked (``channelae weights fetch``, :mod:`channelae.weights`) and no
+metric falls back to random weights.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import torch
 from torch import Tensor, nn
 
 from channelae.errors import UsageError
-from channelae.registry import Registry
+from channelae.metrics import METRICS  # the registry lives in the package __init__ (names without torch)
 
 __all__ = [
     "METRICS",
@@ -43,10 +44,6 @@ __all__ = [
     "hub_checkpoint_path",
     "missing_weights_message",
 ]
-
-#: Name -> metric class. Keys are the values of ``--metrics``.
-METRICS: Registry[type[Metric]] = Registry("metric", "--metrics")
-
 
 @dataclass(frozen=True)
 class MetricOptions:
@@ -184,7 +181,13 @@ def hub_checkpoint_path(file_name: str) -> Path:
 
 
 def missing_weights_message(what: str, file_name: str, url: str, metric: str) -> str:
-    """The one-line reason used when a pretrained weight file is not in the torch hub cache."""
+    """The one-line reason used when a pretrained weight file is not in the torch hub cache (files known to
+    :data:`channelae.weights.WEIGHT_FILES` get its message, which names the fetch command)."""
+    from channelae import weights
+
+    for spec in weights.WEIGHT_FILES.values():
+        if spec.file == file_name:
+            return weights.missing_weights_message(spec.name, metric)
     path = hub_checkpoint_path(file_name)
     return (
         f"{what} weights '{file_name}' not found at {path} (the torch hub cache, $TORCH_HOME/hub/checkpoints; "

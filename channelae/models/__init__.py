@@ -2,14 +2,22 @@
 
 ``build_model(family, image_shape, latent_dim, lam=None, beta=1.0)`` returns an
 :class:`~channelae.models.base.Autoencoder`; ``MODELS.names()`` lists the families.
+
+Importing this package is cheap (no torch): the families are declared lazily below (imported on the first
+``MODELS.get``), and ``Autoencoder``, ``ModelConfig``, ... are imported on first access (PEP 562). Adding a
+family: its class (e.g. in ``families.py``) and one ``MODELS.register_lazy`` line below.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from channelae._validation import check_int_range, check_non_negative
-from channelae.models.base import Autoencoder, LossOutput, ModelConfig, ModelOutput
-from channelae.models.families import KLDVAE, MMDDAE, MMDVAE, SWTDAE, SWTVAE, BetaTCVAE, PlainAE
 from channelae.registry import Registry
+
+if TYPE_CHECKING:
+    from channelae.models.base import Autoencoder, LossOutput, ModelConfig, ModelOutput
 
 __all__ = [
     "MODELS",
@@ -21,14 +29,30 @@ __all__ = [
     "model_from_config",
 ]
 
+#: Model classes by family name (``--model``).
 MODELS: Registry[type[Autoencoder]] = Registry("model", "--model")
-MODELS.add("ae", PlainAE)
-MODELS.add("kld-vae", KLDVAE)
-MODELS.add("mmd-vae", MMDVAE)
-MODELS.add("swt-vae", SWTVAE)
-MODELS.add("mmd-dae", MMDDAE)
-MODELS.add("swt-dae", SWTDAE)
-MODELS.add("tc-vae", BetaTCVAE)
+MODELS.register_lazy("ae", "channelae.models.families:PlainAE")
+MODELS.register_lazy("kld-vae", "channelae.models.families:KLDVAE")
+MODELS.register_lazy("mmd-vae", "channelae.models.families:MMDVAE")
+MODELS.register_lazy("swt-vae", "channelae.models.families:SWTVAE")
+MODELS.register_lazy("mmd-dae", "channelae.models.families:MMDDAE")
+MODELS.register_lazy("swt-dae", "channelae.models.families:SWTDAE")
+MODELS.register_lazy("tc-vae", "channelae.models.families:BetaTCVAE")
+
+_LAZY_EXPORTS = {name: "channelae.models.base" for name in ("Autoencoder", "LossOutput", "ModelConfig",
+                                                              "ModelOutput")}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_EXPORTS:
+        value = getattr(importlib.import_module(_LAZY_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 
 def build_model(
@@ -41,6 +65,8 @@ def build_model(
     kernel: str = "imq",
 ) -> Autoencoder:
     """A fresh model of ``family`` (``lam=None`` takes the family's default λ)."""
+    from channelae.models.base import ModelConfig
+
     cls = MODELS.get(family)
     latent_dim = check_int_range(latent_dim, "--latent-dim", low=1, high=4096)
     lam = cls.default_lam if lam is None else check_non_negative(lam, "--lam")
