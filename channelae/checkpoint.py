@@ -65,8 +65,7 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The JSON metadata of a checkpoint, validated; foreign or unreadable files raise ``UsageError``."""
     _, meta_path = resolve_checkpoint(path)
     if not meta_path.exists():
-        raise UsageError(f"no checkpoint metadata at {meta_path} (a channelae checkpoint is a directory with "
-                         f"{WEIGHTS_NAME} and {META_NAME})", "--checkpoint")
+        raise UsageError(_missing_checkpoint_reason(Path(path).expanduser()), "--checkpoint")
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -75,6 +74,22 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise UsageError(f"{meta_path} is not a channelae checkpoint (expected format {FORMAT!r})",
                          "--checkpoint")
     return meta
+
+
+def _missing_checkpoint_reason(p: Path) -> str:
+    """Why ``p`` is not a readable checkpoint, naming the real cause (no such path, an unfinished run, ...)."""
+    what = (f"a channelae checkpoint is a directory with {WEIGHTS_NAME} and {META_NAME}, written by "
+            "`channelae train`; `channelae models` lists the cached ones")
+    if not p.exists():
+        parent = next((a for a in p.parents if a.exists()), None)
+        where = "" if parent is None or parent == p.parent else f"; {p.parent} does not exist either"
+        return f"{p} does not exist{where} ({what})"
+    if p.is_dir():
+        if (p / "train_state.safetensors").exists():  # training.STATE_NAME (not imported: circular)
+            return (f"{p} holds an unfinished training run (no {META_NAME} yet): finish it with `channelae train "
+                    f"--resume --out {p}` and the same settings")
+        return f"{p} is a directory without {META_NAME}, so not a channelae checkpoint ({what})"
+    return f"{p} is a file but not a channelae checkpoint and has no {p.with_suffix('.json').name} beside it ({what})"
 
 
 def load_checkpoint(

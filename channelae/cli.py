@@ -251,6 +251,97 @@ def list_components() -> None:
         pass
 
 
+@app.command("models")
+def models_cmd() -> None:
+    """List the cached trained models (what --model accepts besides a family name or a checkpoint path)."""
+    from rich import box
+    from rich.table import Table
+
+    from channelae import zoo
+    from channelae.paths import model_cache_dir
+
+    entries = zoo.list_models()
+    console = _wide_console()
+    if not entries:
+        typer.echo(f"no cached models in {model_cache_dir()} (`channelae train` or `channelae simulate` adds them)")
+        return
+    table = Table(title=f"cached models in {model_cache_dir()}", title_justify="left", box=box.SIMPLE_HEAD)
+    for col, just in (("name (--model NAME)", "left"), ("family", "left"), ("data set", "left"),
+                      ("epochs", "right"), ("seed", "right"), ("d", "right"), ("val SSIM", "right"),
+                      ("size", "right"), ("status", "left")):
+        table.add_column(col, justify=just, no_wrap=col.startswith("name"))
+    for e in entries:
+        epochs = str(e.epochs) if e.complete else f"{e.epochs_done}/{e.epochs}"
+        status = ("complete" if e.complete else "interrupted") + (" (default)" if e.is_default else "")
+        if e.harden:
+            status += f", {e.harden}-trained"
+        table.add_row(e.name, e.family, e.dataset, epochs, "?" if e.seed is None else str(e.seed),
+                      "?" if e.latent_dim is None else str(e.latent_dim),
+                      "" if e.val_ssim is None else f"{e.val_ssim:.3f}", f"{e.size_bytes / 1e6:.1f} MB", status)
+    console.print(table)
+    console.print("path: <cache>/models/<name>; default: what `--model FAMILY` picks for that data set; "
+                  "interrupted runs resume with the same `channelae train` command", highlight=False)
+
+
+def _wide_console() -> Any:
+    """A stdout console that does not fold tables when stdout is not a terminal (pipes, files, tests)."""
+    from rich.console import Console
+
+    console = Console()
+    return console if console.is_terminal else Console(width=160)
+
+
+weights_app = typer.Typer(help="Pretrained LPIPS/FID weight files: where they are, and an explicit download.",
+                          no_args_is_help=False)
+app.add_typer(weights_app, name="weights")
+
+
+@weights_app.callback(invoke_without_command=True)
+def weights_status_cmd(ctx: typer.Context) -> None:
+    """Show which pretrained weight files are present in the torch hub cache and which are missing."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from rich import box
+    from rich.table import Table
+
+    from channelae.weights import hub_checkpoints_dir, weights_status
+
+    table = Table(title=f"weights in {hub_checkpoints_dir()} ($TORCH_HOME/hub/checkpoints)", title_justify="left",
+                  box=box.SIMPLE_HEAD)
+    for col in ("name", "file", "status", "used for"):
+        table.add_column(col, no_wrap=col in ("name", "file"))
+    missing = []
+    for r in weights_status():
+        if r.present:
+            size = f"{r.size_bytes / 1e6:.1f} MB" if r.size_bytes >= 1e6 else f"{r.size_bytes / 1e3:.0f} kB"
+            status = f"present ({size})" + (f", {r.note}" if r.note else "")
+        else:
+            status = "missing" + (f": {r.note}" if r.note else "")
+            if r.fetchable:
+                missing.append(r.name)
+        table.add_row(r.name, r.file, status, r.used_for)
+    console = _wide_console()
+    console.print(table)
+    if missing:
+        console.print(f"fetch: channelae weights fetch {' '.join(missing)} (or all); hash-checked downloads into "
+                      "the directory above", highlight=False, soft_wrap=True)
+
+
+@weights_app.command("fetch")
+def weights_fetch_cmd(
+    names: Annotated[list[str] | None, typer.Argument(help="lpips-alex, lpips-vgg, fid or all (default: lpips-alex, what the default --metrics need).", show_default=False)] = None,
+    force: Annotated[bool, typer.Option("--force", help="Download again even when the file is present.")] = False,
+    quiet: _Quiet = False,
+) -> None:
+    """Download pretrained weights into the torch hub cache, checking each file's SHA-256 (as torch.hub does)."""
+    from channelae.progress import log_line
+    from channelae.weights import DEFAULT_FETCH, fetch_weights
+
+    results = fetch_weights(names or DEFAULT_FETCH, force=force, progress=not quiet, log=log_line)
+    for r in results:
+        typer.echo(f"{r.name}: {'downloaded to' if r.status == 'downloaded' else 'already present at'} {r.path}")
+
+
 def _fail(message: str, code: int) -> None:
     from channelae.progress import stderr_console
 

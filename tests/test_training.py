@@ -130,7 +130,7 @@ def test_foreign_and_corrupt_metadata(tmp_path: Path, tiny_data) -> None:
     meta_path.write_text("{not json")
     with pytest.raises(UsageError, match="cannot read"):
         load_checkpoint(tmp_path / "ck")
-    with pytest.raises(UsageError, match="no checkpoint metadata"):
+    with pytest.raises(UsageError, match="missing does not exist"):
         load_checkpoint(tmp_path / "missing")
 
 

@@ -8,7 +8,8 @@ there is no per-image FID.
 FID is biased upward for small sets and only comparable between runs with the same number of images. Use at
 least 2,000 images per set (10k is customary); values from a few hundred images are not meaningful.
 
-What is loaded from where (nothing is ever downloaded): the Inception-v3 weights that torch-fidelity uses
+What is loaded from where (nothing is downloaded unless asked: ``channelae weights fetch fid``, see
+:mod:`channelae.weights`): the Inception-v3 weights that torch-fidelity uses
 (converted from TensorFlow's 2015-12-05 graph), from the torch hub cache where torch-fidelity would keep them:
 ``torch.hub.get_dir()/checkpoints/weights-inception-2015-12-05-6726825d.pth`` (``$TORCH_HOME/hub/
 checkpoints/``). The path is passed to torch-fidelity explicitly, so its downloader never runs; torch-fidelity
@@ -38,8 +39,8 @@ from channelae.metrics.base import (
     SetMetric,
     as_rgb,
     hub_checkpoint_path,
-    missing_weights_message,
 )
+from channelae.weights import WEIGHT_FILES, missing_weights_message
 
 __all__ = [
     "FID",
@@ -51,11 +52,9 @@ __all__ = [
 ]
 
 #: torch-fidelity's Inception-v3 weight file name (the basename of its download URL).
-INCEPTION_WEIGHTS_FILE = "weights-inception-2015-12-05-6726825d.pth"
+INCEPTION_WEIGHTS_FILE = WEIGHT_FILES["fid"].file
 #: Where torch-fidelity would download it from (``torch_fidelity.feature_extractor_inceptionv3``).
-INCEPTION_WEIGHTS_URL = (
-    "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/" + INCEPTION_WEIGHTS_FILE
-)
+INCEPTION_WEIGHTS_URL = WEIGHT_FILES["fid"].url
 #: Inception feature layers FID can use; 2048 (the pool layer) is the standard one.
 FID_FEATURE_DIMS: tuple[int, ...] = (64, 192, 768, 2048)
 
@@ -70,9 +69,7 @@ def fid_unavailable_reason() -> str | None:
     if importlib.util.find_spec("torch_fidelity") is None:
         return "FID needs the 'torch-fidelity' package (pip install torch-fidelity)"
     if not inception_weights_path().is_file():
-        return missing_weights_message(
-            "FID: Inception-v3 (torch-fidelity)", INCEPTION_WEIGHTS_FILE, INCEPTION_WEIGHTS_URL, "fid"
-        )
+        return missing_weights_message("fid", "fid")
     return None
 
 

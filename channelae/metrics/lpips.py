@@ -1,6 +1,7 @@
 """LPIPS per image (SPEC §4): learned perceptual distance of Zhang et al. (2018), version 0.1.
 
-What is loaded from where (nothing is ever downloaded):
+What is loaded from where (nothing is downloaded unless asked: ``channelae weights fetch lpips-alex``, see
+:mod:`channelae.weights`, which holds the file names and URLs):
 
 - **Backbone**: torchvision's ImageNet weights, read from the torch hub cache where torchvision itself would
   keep them: ``torch.hub.get_dir()/checkpoints/alexnet-owt-7be5be79.pth`` (``net="alex"``) or
@@ -41,8 +42,8 @@ from channelae.metrics.base import (
     as_rgb,
     check_images,
     hub_checkpoint_path,
-    missing_weights_message,
 )
+from channelae.weights import WEIGHT_FILES, missing_weights_message
 
 __all__ = [
     "LPIPS",
@@ -69,15 +70,15 @@ class _NetSpec:
 _NETS: dict[str, _NetSpec] = {
     "alex": _NetSpec(
         arch="alexnet",
-        file="alexnet-owt-7be5be79.pth",
-        url="https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
+        file=WEIGHT_FILES["lpips-alex"].file,
+        url=WEIGHT_FILES["lpips-alex"].url,
         bounds=((0, 2), (2, 5), (5, 8), (8, 10), (10, 12)),  # relu1 .. relu5
         channels=(64, 192, 384, 256, 256),
     ),
     "vgg": _NetSpec(
         arch="vgg16",
-        file="vgg16-397923af.pth",
-        url="https://download.pytorch.org/models/vgg16-397923af.pth",
+        file=WEIGHT_FILES["lpips-vgg"].file,
+        url=WEIGHT_FILES["lpips-vgg"].url,
         bounds=((0, 4), (4, 9), (9, 16), (16, 23), (23, 30)),  # relu1_2 .. relu5_3
         channels=(64, 128, 256, 512, 512),
     ),
@@ -112,18 +113,20 @@ def lpips_lin_weights_path(net: str) -> Path | None:
     return None
 
 
-def lpips_unavailable_reason(net: str) -> str | None:
-    """Why LPIPS(``net``) with pretrained weights cannot run here (one line), or ``None`` if it can."""
+def lpips_unavailable_reason(net: str, purpose: str = "metric") -> str | None:
+    """Why LPIPS(``net``) with pretrained weights cannot run here (one line), or ``None`` if it can.
+
+    :param purpose: ``"metric"`` (``--metrics lpips``: the fixes include leaving it out of ``--metrics``) or
+        ``"distance"`` (the jammer's ``--distance lpips``: the fixes are the weight file or another distance).
+    """
     check_one_of(net, LPIPS_NETS, "--lpips-net")
+    what = "the lpips attack distance" if purpose == "distance" else "LPIPS"
     if importlib.util.find_spec("torchvision") is None:
-        return "LPIPS needs torchvision (pip install torchvision)"
+        return f"{what} needs torchvision (pip install torchvision)"
     if lpips_lin_weights_path(net) is None:
-        return "LPIPS linear-layer weights not found: install the 'lpips' package (pip install lpips)"
-    spec = _NETS[net]
+        return f"{what} needs the LPIPS linear-layer weights: install the 'lpips' package (pip install lpips)"
     if not lpips_backbone_path(net).is_file():
-        return missing_weights_message(
-            f"LPIPS ({net}) backbone: torchvision {spec.arch}", spec.file, spec.url, "lpips"
-        )
+        return missing_weights_message(f"lpips-{net}", "lpips", purpose=purpose)
     return None
 
 
@@ -150,7 +153,7 @@ class LPIPSBackbone(nn.Module):
 
 
 def load_lpips_backbone(net: str = "alex") -> LPIPSBackbone:
-    """The pretrained backbone of LPIPS(``net``), read from the torch hub cache (never downloaded).
+    """The pretrained backbone of LPIPS(``net``), read from the torch hub cache (never downloaded here).
 
     :raises MissingResourceError: the weight file is not in the hub cache (message names file and path).
     :raises UsageError: the file exists but is not a readable checkpoint of that architecture.
