@@ -60,11 +60,13 @@ DEFAULT_EPOCHS = 5
 #: Settings of ``ensure_model`` / ``--model FAMILY`` beyond family and data set (``None``: per family / data set).
 _DEFAULT_SETTINGS: dict[str, Any] = {"latent_dim": None, "epochs": DEFAULT_EPOCHS, "batch_size": 64, "lr": 1e-3,
                                      "lam": None, "beta": 1.0, "seed": 0}
-#: Stored reference cost of training, seconds per 28×28 image per epoch (forward, backward, Adam step, plus the
-#: per-epoch validation), measured for the swt-vae on a 2-core CPU (the cached default model: 26.7 s for 5 epochs
-#: of mnist-5k's 4,500 training images). Scaled by pixel count for other image sizes; used for the first-run
-#: estimate only when no model trained on this machine gives a measured cost.
-REFERENCE_SECONDS_PER_IMAGE = 1.2e-3
+#: Stored reference cost of training, seconds per 28×28 image per epoch (forward, backward, Adam step), measured
+#: for the swt-vae on a 2-core CPU: the default model took 26.7 s for 5 epochs of mnist-5k's 4,500 training
+#: images, 26.7 / (5 · (4,500 + 150)) with the validation's share (see below). Scaled by pixel count for other
+#: image sizes; used for the first-run estimate only when no model trained here gives a measured cost.
+REFERENCE_SECONDS_PER_IMAGE = 1.15e-3
+#: The per-epoch validation (500 images, forward only, plus SSIM) costs about as much as training this many images.
+_VALIDATION_IMAGES_COST = 150
 
 
 def cache_key(settings: dict[str, Any]) -> str:
@@ -186,17 +188,20 @@ def ensure_model(
     progress: bool = True,
     device: str = "auto",
     data_dir: str | os.PathLike[str] | None = None,
+    log: Callable[[str], None] | None = None,
     **kw: Any,
 ) -> Path:
     """Path of a cached checkpoint for these settings, training (or resuming) it first if needed.
 
-    Training is announced first (one line: model, data set, epochs, estimated time, cache path) when
-    ``progress`` is on.
+    Training is announced first (one line to ``log``: model, data set, epochs, estimated time, cache path;
+    default: stderr when ``progress`` is on).
     """
     path, _ = default_cache_path(model, dataset, **dict(kw))
     if (path / META_NAME).exists() and not (path / STATE_NAME).exists():
         return path
-    train(model, dataset, out=path, resume=True, progress=progress, device=device, data_dir=data_dir, **kw)
+    settings = {**_DEFAULT_SETTINGS, **kw}  # the settings the path was computed from
+    train(model, dataset, out=path, resume=True, progress=progress, device=device, data_dir=data_dir, log=log,
+          **settings)
     return path
 
 
@@ -423,7 +428,7 @@ def resolve_model(
             why = f"no cached {text} {ds} with {setting} ({how}){found}; training one now"
         say(why)
         if train_missing:
-            ensure_model(text, ds, progress=progress, device=device, data_dir=data_dir, **settings)
+            ensure_model(text, ds, progress=progress, device=device, data_dir=data_dir, log=log, **settings)
             entry = _entry(path)
         return ResolvedModel(path, why, "trained", entry)
     by_name = [e for e in cache if e.name == text] or [e for e in cache if e.name.startswith(text)]
@@ -494,14 +499,14 @@ def estimate_training_seconds(
     for e in sorted(list_models(), key=lambda e: e.path.stat().st_mtime, reverse=True):
         if e.complete and e.dataset == dataset and e.train_seconds and e.epochs and not e.harden:
             n = e.train_images or n_images
-            per = e.train_seconds / (e.epochs * n)
-            return per * n_images * epochs, (f"measured here: {e.name} took {format_duration(e.train_seconds)} "
-                                             f"for {_plural(e.epochs, 'epoch')}")
+            per = e.train_seconds / (e.epochs * (n + _VALIDATION_IMAGES_COST))
+            return per * (n_images + _VALIDATION_IMAGES_COST) * epochs, (
+                f"measured here: {e.name} took {format_duration(e.train_seconds)} for {_plural(e.epochs, 'epoch')}")
     pixels = image_shape[-1] * image_shape[-2]
     per = REFERENCE_SECONDS_PER_IMAGE * pixels / (28 * 28)
     where = "on a 2-core CPU" + ("; a GPU is faster" if not str(device).startswith("cpu") else "")
-    return per * n_images * epochs, (f"rough: a stored reference cost of {per * 1e3:.1f} ms per image and epoch "
-                                     f"{where}")
+    return per * (n_images + _VALIDATION_IMAGES_COST) * epochs, (
+        f"rough: a stored reference cost of {per * 1e3:.1f} ms per image and epoch {where}")
 
 
 def _announce(log: Callable[[str], None], model: str, dataset: str, settings: dict[str, Any], n_images: int,

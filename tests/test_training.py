@@ -159,3 +159,70 @@ def test_training_reduces_reconstruction_error(tmp_path: Path, tiny_data) -> Non
     assert math.isfinite(res.meta["p_ref"])
     # training state weights are a valid safetensors dict (no pickle anywhere)
     assert "encoder.0.weight" in load_file(str(tmp_path / "ck" / "model.safetensors"))
+
+
+# ------------------------------------------------------------------------------------ errors and file modes
+
+
+def test_checkpoint_errors_name_the_real_cause(tmp_path: Path, tiny_data) -> None:
+    def reason(path) -> str:
+        with pytest.raises(UsageError) as info:
+            load_checkpoint(path)
+        assert info.value.argument == "--checkpoint" and "\n" not in str(info.value)
+        return info.value.message
+
+    msg = reason("/nonexistent/ckpt")
+    assert msg.startswith("/nonexistent/ckpt does not exist; /nonexistent does not exist either")
+    assert "ckpt.json" not in msg
+    assert reason(tmp_path / "nope").startswith(f"{tmp_path / 'nope'} does not exist (")
+    (tmp_path / "empty").mkdir()
+    assert reason(tmp_path / "empty").startswith(f"{tmp_path / 'empty'} is a directory without model.json")
+    (tmp_path / "weights.pt").write_bytes(b"\x80\x04")
+    assert "is a file but not a channelae checkpoint" in reason(tmp_path / "weights.pt")
+
+    class Interrupt(Exception):
+        pass
+
+    def stop(epoch: int, log: dict) -> None:
+        raise Interrupt
+
+    with pytest.raises(Interrupt):
+        _train(tmp_path / "cut", tiny_data, epochs=2, on_epoch_end=stop)
+    assert "holds an unfinished training run" in reason(tmp_path / "cut") and "--resume" in reason(tmp_path / "cut")
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_written_files_respect_umask(tmp_path: Path, tiny_data, umask: int, mode: int) -> None:
+    import os
+    import stat
+
+    from channelae.io import atomic_write_bytes, atomic_write_text, current_umask
+
+    old = os.umask(umask)
+    try:
+        assert current_umask() == umask
+        atomic_write_text(tmp_path / "a.txt", "x")
+        atomic_write_bytes(tmp_path / "b.bin", b"x")
+        _train(tmp_path / "ck", tiny_data, epochs=1)
+    finally:
+        os.umask(old)
+    files = [tmp_path / "a.txt", tmp_path / "b.bin", tmp_path / "ck" / "model.json", tmp_path / "ck" / "model.safetensors"]
+    assert {f.name: stat.S_IMODE(f.stat().st_mode) for f in files} == {f.name: mode for f in files}
+
+
+def test_replacing_a_file_keeps_its_mode(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    from channelae.io import atomic_write_text
+
+    dest = tmp_path / "results.json"
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(dest, "1")
+        dest.chmod(0o640)  # chosen by the user
+        atomic_write_text(dest, "2")
+    finally:
+        os.umask(old)
+    assert dest.read_text() == "2" and stat.S_IMODE(dest.stat().st_mode) == 0o640
+    assert [p.name for p in tmp_path.iterdir()] == ["results.json"]  # no temporary file left
