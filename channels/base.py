@@ -41,6 +41,14 @@ class ChannelState:
     no: Tensor
     #: What the link tells adversarial stages (clean reconstruction, gain, ...); carried unchanged.
     ctx: Any = None
+    #: Resource-grid layout when ``y``/``h`` live on a multicarrier grid (``[..., R]`` resource elements of the
+    #: example's grid) instead of on the ``n`` symbols, e.g. :class:`channelae.channels.ofdm.GridInfo`
+    #: (kind, OFDM symbol and subcarrier of each resource element); ``None`` for symbol-level channels.
+    grid: Any = None
+    #: ``rx(state) -> state``: receiver processing the channel needs before the equaliser (OFDM: channel
+    #: estimation, equalisation, resource-grid demapping). It returns a state on the ``n`` symbols with
+    #: ``rx = None``; the receiver applies it first (:func:`channelae.link.receiver.equalize`). ``None``: none.
+    rx: Callable[[ChannelState], ChannelState] | None = None
 
     @classmethod
     def start(cls, s: Tensor, ctx: Any = None) -> ChannelState:
@@ -50,7 +58,7 @@ class ChannelState:
         return cls(y=s, h=one, no=zero, ctx=ctx)
 
     def replace(self, **kw: Any) -> ChannelState:
-        """A copy with some fields replaced (always use this, so ``ctx`` is carried along)."""
+        """A copy with some fields replaced (always use this, so ``ctx``, ``grid`` and ``rx`` are carried)."""
         return replace(self, **kw)
 
 
