@@ -167,3 +167,58 @@ def test_gradients_flow_through_the_link() -> None:
     state = Rayleigh().apply(ChannelState.start(tx(z)), 10.0, generator=gen())
     rx(state).square().sum().backward()
     assert z.grad is not None and torch.isfinite(z.grad).all() and z.grad.abs().sum() > 0
+
+
+# ------------------------------------------------------------------------ Sionna-style (y, h, no) calls
+
+
+def test_receiver_takes_sionna_style_tensors() -> None:
+    d, p_ref = 7, 2.0
+    z = torch.randn(16, d, generator=gen(4), dtype=torch.float64)
+    state = faded(z, p_ref, 5.0, seed=4)  # y = h·s + w, h complex [B, n], no = N0
+    n0 = float(state.no.flatten()[0])
+    assert torch.all(state.no == n0) and n0 == pytest.approx(10 ** -0.5)
+    # independent reference: per-symbol LMMSE written out, then undo the gain and the pairing
+    x_ref = state.h.conj() * state.y / (state.h.abs() ** 2 + n0)
+    z_ref = symbols_to_latent(x_ref * p_ref**0.5, d)
+    rx = Receiver(p_ref, d)
+    assert torch.allclose(rx(state.y, state.h, n0), z_ref, rtol=1e-12, atol=1e-12)
+    assert torch.allclose(rx(state), z_ref, rtol=1e-12, atol=1e-12)  # same as the ChannelState call
+    assert torch.equal(rx(state.y, state.h, n0), rx(state.y, state.h, torch.tensor(n0, dtype=torch.float64)))
+    # Sionna's flat-fading h: 1x1 channel matrices [B, n, 1, 1]
+    assert torch.equal(rx(state.y, state.h[..., None, None], n0), rx(state.y, state.h, n0))
+    # per-example noise variance [B, 1]
+    no_b = torch.full((16, 1), n0, dtype=torch.float64)
+    assert torch.allclose(rx(state.y, state.h, no_b), z_ref, rtol=1e-12, atol=1e-12)
+
+
+def test_receiver_without_fading_and_defaults() -> None:
+    d = 6
+    z = torch.randn(8, d, generator=gen(5))
+    s = Transmitter(1.0, d)(z)
+    # h=None: no fading (h = 1); LMMSE with no = 1 halves y
+    assert torch.allclose(Receiver(1.0, d)(s, None, 1.0), Transmitter(1.0, d).to_latent(s / 2))
+    assert torch.allclose(Receiver(1.0, d)(s, no=0.0), z, atol=1e-6)
+    # ZF and no equaliser need no noise variance
+    assert torch.allclose(Receiver(1.0, d, equalizer="zf")(s), z, atol=1e-6)
+    assert torch.allclose(Receiver(1.0, d, equalizer="none")(2 * s, 2.0), 2 * z, atol=1e-6)
+    # per-example normalisation: scale by keyword with tensors, positionally with a state (as before)
+    tx = Transmitter(1.0, d, normalize="per-example")
+    s2, scale = tx.transmit(z)
+    rx = Receiver(1.0, d, normalize="per-example")
+    assert torch.allclose(rx(s2, None, 0.0, scale=scale), z, atol=1e-5)
+    assert torch.allclose(rx(ChannelState.start(s2), scale), z, atol=1e-5)
+
+
+@pytest.mark.parametrize("args, kwargs, argument, match", [
+    ((torch.ones(4, 3, dtype=torch.complex64), None), {}, "no", "noise variance"),
+    ((torch.ones(4, 2, dtype=torch.complex64), None, 0.1), {}, "y", r"\[\.\.\., 3\]"),
+    ((torch.ones(4, 3), None, 0.1), {}, "y", "complex"),
+    ((torch.ones(4, 3, dtype=torch.complex64), torch.ones(5, 3, dtype=torch.complex64), 0.1), {}, "h", "broadcast"),
+    ((torch.ones(4, 3, dtype=torch.complex64), None, torch.ones(2, 1)), {}, "no", "broadcast"),
+    ((torch.ones(4, 3, dtype=torch.complex64), None, -1.0), {}, "no", ">= 0"),
+])
+def test_receiver_tensor_call_errors(args, kwargs, argument, match) -> None:
+    with pytest.raises(UsageError, match=match) as info:
+        Receiver(1.0, 5)(*args, **kwargs)
+    assert info.value.argument == argument and "\n" not in str(info.value)
