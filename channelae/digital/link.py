@@ -68,7 +68,7 @@ __all__ = [
 DEFAULT_BITS: int = 6
 DEFAULT_CODE_RATE: float = 0.5
 DEFAULT_QAM: int = 16
-EQUALIZERS: tuple[str, ...] = ("zf", "lmmse")
+EQUALIZERS: tuple[str, ...] = ("zf", "lmmse", "none")
 CSI_CHOICES: tuple[str, ...] = ("perfect", "none")
 
 
@@ -144,7 +144,8 @@ class DigitalLink(nn.Module):
     :param clip_std: half-width of the quantiser's range in standard deviations (3).
     :param bit_mapping: ``natural`` (default) or ``gray`` labels of the quantiser levels.
     :param num_iter: BP iterations of the LDPC decoder (20).
-    :param equalizer: ``zf`` (default) or ``lmmse`` (identical here, see the module docstring).
+    :param equalizer: ``zf`` (default) or ``lmmse`` (identical here, see the module docstring), or ``none``
+        (no equalisation: the demapper sees ``y`` and ``N0``, as with ``csi="none"``).
     :param csi: ``perfect`` (default) or ``none``.
     :param sample: VAEs transmit a sampled z instead of μ.
     :param plan: an explicit :class:`~channelae.digital.plan.CodePlan` (overrides ``code_rate``/``qam``).
@@ -256,7 +257,7 @@ class DigitalLink(nn.Module):
     # -------------------------------------------------------------------------------------------- receiver
     def equalize(self, state: ChannelState) -> tuple[Tensor, Tensor]:
         """Equalised symbols ``[..., n_c]`` and their noise variance (see :func:`equalize_for_demapper`)."""
-        return equalize_for_demapper(state, self.csi)
+        return equalize_for_demapper(state, "none" if self.equalizer == "none" else self.csi)
 
     def soft_bits(self, state: ChannelState) -> Tensor:
         """The differentiable part of the receiver: LLRs ``[..., C·n_cw]`` (float64) of a channel state.
