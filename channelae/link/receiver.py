@@ -49,6 +49,8 @@ def equalize(state: ChannelState, equalizer: Equalizer = "lmmse", csi: CSI = "pe
     """
     check_one_of(equalizer, EQUALIZERS, "equalizer")
     check_one_of(csi, CSI_CHOICES, "csi")
+    if state.rx is not None:  # grid channels (OFDM): estimation, equalisation, demapping -> h = 1, no = no_eff
+        state = state.rx(state)
     y = state.y
     if equalizer == "none":
         return y
