@@ -1,14 +1,23 @@
 """Command-line interface: parses, calls the library, prints. Heavy imports happen inside commands.
 
 User mistakes (``UsageError``, click's usage errors) print one line ``error: <argument>: <what>`` on stderr
-and exit with code 2; no traceback.
+and exit with code 2; no traceback. Mistakes visible in the arguments alone (grids, registry names, choices,
+``--limit`` syntax, missing ``--checkpoint``/``--target`` files) are refused before torch is imported, in well
+under a second. Bare ``channelae`` prints the help on stdout and exits with code 0; ``channelae --version``
+prints the version.
+
+Every option's help shows its default. Options whose default belongs to a channel (``--distance``,
+``--mode``, ``--eot``, ...) show the library's default but reach the library only when given on the command
+line (:func:`_given`): a channel without a PGD stage refuses PGD options, and each stage applies its own.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 import shlex
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,9 +34,36 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from channelae import __version__
+
+        typer.echo(f"channelae {__version__}")
+        raise typer.Exit()
+
+
+def _choice(name: str, values: tuple[str, ...]) -> type[Enum]:
+    """A str Enum for an option with a fixed set of values: typer lists them in the help and refuses others
+    before anything is imported. ``tests/test_cli.py`` checks each set against the library's constant."""
+    return Enum(name, [(v, v) for v in values], type=str)
+
+
+# The library's sets (attacks.DISTANCES, attacks.MODES, channels._budget.PLACEMENTS, simulate.REFERENCES,
+# link.receiver.EQUALIZERS, attacks.TARGETS), repeated here because importing them imports torch.
+_Distance = _choice("Distance", ("mse", "l1", "ssim", "lpips"))
+_Mode = _choice("Mode", ("apgd", "strong", "faithful"))
+_Placement = _choice("Placement", ("rx", "tx"))
+_Reference = _choice("Reference", ("input", "reconstruction"))
+_Equalizer = _choice("Equalizer", ("lmmse", "zf", "none"))
+_TARGETS = ("black", "white", "random", "inverted")
+
+
 @app.callback()
 def _main(
-    plugin: Annotated[list[str] | None, typer.Option(help="Python file or module registering extra channels/models/metrics (repeatable; also $CHANNELAE_PLUGINS).")] = None,
+    plugin: Annotated[list[str] | None, typer.Option(help="Python file or module registering extra channels/models/metrics (repeatable; also $CHANNELAE_PLUGINS).", show_default="none")] = None,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.", is_eager=True, callback=_print_version)] = False,
 ) -> None:
     """Autoencoders as communication links: train, simulate channels and jammers, report."""
     items = list(plugin or [])
@@ -41,7 +77,7 @@ def _main(
 
 _Device = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N (no silent fallback).")]
 _Seed = Annotated[int, typer.Option(help="Seed for initialisation, shuffling, noise and attacks.")]
-_DataDir = Annotated[Path | None, typer.Option(help="Directory searched first for data sets.")]
+_DataDir = Annotated[Path | None, typer.Option(help="Directory searched first for data sets.", show_default="none: $CHANNELAE_DATA, the cache, /usr/share/datasets")]
 _Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 
 
@@ -49,14 +85,14 @@ _Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")
 def train(
     model: Annotated[str, typer.Option(help="Model family (see `channelae list`).")] = "swt-vae",
     dataset: Annotated[str, typer.Option(help="Data set (see `channelae list`).")] = "mnist-5k",
-    latent_dim: Annotated[int | None, typer.Option(help="Latent size d (default: per data set).")] = None,
+    latent_dim: Annotated[int | None, typer.Option(help="Latent size d.", show_default="per data set")] = None,
     epochs: Annotated[int, typer.Option(help="Passes over the training split.")] = 5,
     batch_size: Annotated[int, typer.Option(help="Images per step.")] = 64,
     lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
-    lam: Annotated[float | None, typer.Option(help="Regulariser weight λ (default: per family).")] = None,
+    lam: Annotated[float | None, typer.Option(help="Regulariser weight λ.", show_default="per family")] = None,
     beta: Annotated[float, typer.Option(help="β of the total-correlation term (tc-vae).")] = 1.0,
     seed: _Seed = 0,
-    out: Annotated[Path | None, typer.Option(help="Checkpoint directory (default: the model cache).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Checkpoint directory.", show_default="the model cache")] = None,
     device: _Device = "auto",
     resume: Annotated[bool, typer.Option(help="Continue an interrupted run in --out.")] = False,
     data_dir: _DataDir = None,
@@ -66,10 +102,15 @@ def train(
     adv_m: Annotated[int, typer.Option(help="Decoder updates per step (M).")] = 1,
     adv_k: Annotated[int, typer.Option(help="PGD steps (K).")] = 10,
     adv_distance: Annotated[str, typer.Option(help="PGD distance for hardening: ssim, mse, l1.")] = "ssim",
-    adv_snr_db: Annotated[float | None, typer.Option(help="Receiver SNR in dB during hardening (default noiseless).")] = None,
+    adv_snr_db: Annotated[float | None, typer.Option(help="Receiver SNR in dB during hardening.", show_default="noiseless")] = None,
     quiet: _Quiet = False,
 ) -> None:
     """Train an autoencoder and write a checkpoint (safetensors + JSON)."""
+    from channelae.data import DATASETS
+    from channelae.models import MODELS
+
+    MODELS.check(model)  # before torch is imported
+    DATASETS.check(dataset)
     from channelae import zoo
 
     harden = None
@@ -93,28 +134,29 @@ def train(
 
 @app.command()
 def simulate(
+    ctx: typer.Context,
     channel: Annotated[str, typer.Option(help="Channel spec; compose with '+', e.g. awgn+pgd-jammer.")] = "pgd-jammer",
-    eps: Annotated[str | None, typer.Option(help="Budget ε (latent L2 per example): E (grid 0…E in 10 steps), a,b,c or start:stop:step.")] = None,
-    jsr_db: Annotated[str | None, typer.Option(help="Or budget as jammer-to-signal ratio in dB (same forms).")] = None,
-    snr_db: Annotated[str | None, typer.Option(help="SNR Es/N0 in dB per complex symbol: value, list or range; 'inf' = noiseless. Default: inf,20,10,5.")] = None,
-    model: Annotated[str | None, typer.Option(help="Model family of the cached default model (trained on first use).")] = None,
-    checkpoint: Annotated[Path | None, typer.Option(help="Trained checkpoint directory (instead of --model).")] = None,
-    dataset: Annotated[str | None, typer.Option(help="Data set (default: the checkpoint's).")] = None,
+    eps: Annotated[str | None, typer.Option(help="Budget ε (latent L2 per example): E (grid 0…E in 10 steps), a,b,c or start:stop:step.", show_default="the data set's grid")] = None,
+    jsr_db: Annotated[str | None, typer.Option(help="Or budget as jammer-to-signal ratio in dB (same forms).", show_default="none: use --eps")] = None,
+    snr_db: Annotated[str, typer.Option(help="SNR Es/N0 in dB per complex symbol: value, list or range; 'inf' = noiseless.")] = "inf,20,10,5",
+    model: Annotated[str, typer.Option(help="Model family of the cached default model (trained on first use).")] = "swt-vae",
+    checkpoint: Annotated[Path | None, typer.Option(help="Trained checkpoint directory (instead of --model).", show_default="none: use --model")] = None,
+    dataset: Annotated[str | None, typer.Option(help="Data set.", show_default="the checkpoint's")] = None,
     n_images: Annotated[int, typer.Option(help="Images of the evaluation split (more for tighter intervals, e.g. 500).")] = 32,
-    target: Annotated[str | None, typer.Option(help="Targeted attack: black, white, random, inverted or an image file.")] = None,
-    distance: Annotated[str | None, typer.Option(help="Attack distance: mse, l1, ssim, lpips.")] = None,
-    mode: Annotated[str | None, typer.Option(help="PGD mode: strong (default) or faithful (study Eq. 6).")] = None,
-    eot: Annotated[int | None, typer.Option(help="Channel draws averaged per PGD step.")] = None,
-    steps: Annotated[int | None, typer.Option(help="PGD steps K (default 10).")] = None,
-    restarts: Annotated[int | None, typer.Option(help="PGD random restarts (strong mode).")] = None,
-    placement: Annotated[str | None, typer.Option(help="Jammer placement: rx (default) or tx.")] = None,
-    k_db: Annotated[float | None, typer.Option(help="Rician K-factor in dB.")] = None,
-    block_length: Annotated[int | None, typer.Option(help="Fading block length in symbols.")] = None,
+    target: Annotated[str | None, typer.Option(help="Targeted attack: black, white, random, inverted or an image file.", show_default="none: untargeted")] = None,
+    distance: Annotated[_Distance, typer.Option(help="Attack distance D (ssim: 1 − SSIM).")] = _Distance.mse,
+    mode: Annotated[_Mode, typer.Option(help="Attack search (faithful: the study's Eq. 6).")] = _Mode.apgd,
+    eot: Annotated[int, typer.Option(help="Channel draws averaged per PGD step.")] = 1,
+    steps: Annotated[int | None, typer.Option(help="PGD steps K.", show_default="20 for apgd, 10 for strong and faithful")] = None,
+    restarts: Annotated[int, typer.Option(help="PGD random restarts (apgd and strong).")] = 1,
+    placement: Annotated[_Placement, typer.Option(help="Jammer placement: at the receiver or the transmitter.")] = _Placement.rx,
+    k_db: Annotated[float, typer.Option(help="Rician K-factor in dB.")] = 10.0,
+    block_length: Annotated[int, typer.Option(help="Fading block length in symbols.")] = 1,
     metrics: Annotated[str, typer.Option(help="Comma list of ssim, psnr, mse, lpips, fid.")] = "ssim,psnr,mse,lpips",
-    reference: Annotated[str, typer.Option(help="Quality reference: input (x) or reconstruction (dec(z0)).")] = "input",
-    limit: Annotated[list[str] | None, typer.Option(help="Limit line override METRIC=VALUE (repeatable).")] = None,
-    channel_option: Annotated[list[str] | None, typer.Option(help="Further channel option NAME=VALUE, e.g. a plugin's phase_std_deg=20 (repeatable).")] = None,
-    equalizer: Annotated[str, typer.Option(help="Receiver equaliser: lmmse, zf, none.")] = "lmmse",
+    reference: Annotated[_Reference, typer.Option(help="Quality reference: input (x) or reconstruction (dec(z0)).")] = _Reference.input,
+    limit: Annotated[list[str] | None, typer.Option(help="Limit line override METRIC=VALUE (repeatable).", show_default="each metric's study limit")] = None,
+    channel_option: Annotated[list[str] | None, typer.Option(help="Further channel option NAME=VALUE, e.g. a plugin's phase_std_deg=20 (repeatable).", show_default="none")] = None,
+    equalizer: Annotated[_Equalizer, typer.Option(help="Receiver equaliser.")] = _Equalizer.lmmse,
     out: Annotated[Path, typer.Option(help="Results directory.")] = Path("results/simulate"),
     seed: _Seed = 0,
     device: _Device = "auto",
@@ -123,6 +165,12 @@ def simulate(
     quiet: _Quiet = False,
 ) -> None:
     """Simulate the link over SNR × jammer budget; print tables, write results.json/csv and plots."""
+    _check_simulate_args(channel=channel, eps=eps, jsr_db=jsr_db, snr_db=snr_db, metrics=metrics, limit=limit,
+                         channel_option=channel_option, dataset=dataset, checkpoint=checkpoint, target=target)
+    model, distance, mode, eot, restarts, placement, k_db, block_length = _given(
+        ctx, model=model, distance=distance, mode=mode, eot=eot, restarts=restarts, placement=placement,
+        k_db=k_db, block_length=block_length)
+    reference, equalizer = _value(reference), _value(equalizer)
     from channelae import report
     from channelae.grids import parse_grid
     from channelae.simulate import DEFAULT_SNR_DB, SimulationConfig
@@ -156,8 +204,8 @@ def simulate(
 def run_cmd(
     config: Annotated[Path, typer.Argument(help="Experiment config (configs/*.toml).")],
     quick: Annotated[bool, typer.Option(help="Few epochs and images: the whole config in minutes.")] = False,
-    dataset: Annotated[str | None, typer.Option(help="Run the config on another of its data sets.")] = None,
-    out: Annotated[Path | None, typer.Option(help="Results directory (default results/NAME-DATASET).")] = None,
+    dataset: Annotated[str | None, typer.Option(help="Run the config on another of its data sets.", show_default="the config's first")] = None,
+    out: Annotated[Path | None, typer.Option(help="Results directory.", show_default="results/NAME-DATASET")] = None,
     device: _Device = "auto",
     data_dir: _DataDir = None,
     no_plots: Annotated[bool, typer.Option("--no-plots", help="Skip the per-simulation PNG plots (the combined DD-curves are still written).")] = False,
@@ -186,6 +234,59 @@ def report_cmd(
     paths = report.render(results_dir, plots=not no_plots)
     if paths:
         typer.echo(f"plots: {', '.join(p.name for p in paths)}")
+
+
+def _value(choice: Any) -> Any:
+    """The plain value of a choice option (a str Enum member)."""
+    return choice.value if isinstance(choice, Enum) else choice
+
+
+def _given(ctx: typer.Context, **options: Any) -> tuple[Any, ...]:
+    """The values of ``options`` that were given on the command line, ``None`` for those left at the default.
+
+    These options' help shows the library's default, but they reach the library only when given: a channel
+    without a PGD stage refuses PGD options, and ``None`` lets each stage apply its own default.
+    """
+    values = []
+    for name, value in options.items():
+        source = ctx.get_parameter_source(name)
+        given = source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
+        values.append(_value(value) if given else None)
+    return tuple(values)
+
+
+def _check_simulate_args(*, channel: str, eps: str | None, jsr_db: str | None, snr_db: str, metrics: str,
+                         limit: list[str] | None, channel_option: list[str] | None, dataset: str | None,
+                         checkpoint: Path | None, target: str | None) -> None:
+    """Refuse the mistakes visible in ``simulate``'s arguments alone before torch is imported (< 1 s): grids,
+    channel/metric/data set names, ``--limit``/``--channel-option`` syntax, missing ``--checkpoint`` and
+    ``--target`` files. The library checks all of it again, with the same messages."""
+    from channelae.channels import check_channel_spec
+    from channelae.data import DATASETS
+    from channelae.errors import UsageError
+    from channelae.grids import parse_grid
+    from channelae.metrics import METRICS
+
+    if eps is not None:
+        parse_grid(eps, "--eps", non_negative=True)
+    if jsr_db is not None:
+        parse_grid(jsr_db, "--jsr-db")
+    parse_grid(snr_db, "--snr-db", allow_inf=True)
+    check_channel_spec(channel)
+    for name in _split_list(metrics, "--metrics"):
+        METRICS.check(name)
+    if dataset is not None:
+        DATASETS.check(dataset)
+    _parse_limits(limit or [])
+    _parse_channel_options(channel_option or [])
+    if checkpoint is not None and not checkpoint.expanduser().exists():
+        raise UsageError(f"{checkpoint} does not exist (a channelae checkpoint is a directory written by "
+                         "`channelae train`; `channelae models` lists the cached ones)", "--checkpoint")
+    if target is not None and target not in _TARGETS and not Path(target).expanduser().exists():
+        close = difflib.get_close_matches(target.lower(), _TARGETS, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise UsageError(f"{target!r} is neither a target name nor an existing image file; {hint}"
+                         f"allowed: {', '.join(_TARGETS)} or an image file", "--target")
 
 
 def _split_list(text: str, argument: str) -> list[str]:
@@ -342,10 +443,33 @@ def weights_fetch_cmd(
         typer.echo(f"{r.name}: {'downloaded to' if r.status == 'downloaded' else 'already present at'} {r.path}")
 
 
-def _fail(message: str, code: int) -> None:
-    from channelae.progress import stderr_console
+def _command() -> Any:
+    """The app as a click command, with flags shown without a ``<bool>`` placeholder in the help."""
+    command = typer.main.get_command(app)
+    _plain_flags(command)
+    return command
 
-    stderr_console.print(f"[bold red]error:[/] {message}", markup=True, highlight=False, soft_wrap=True)
+
+def _plain_flags(command: Any) -> None:
+    params = list(getattr(command, "params", []))
+    help_option = command.get_help_option(command.context_class(command))  # made (and cached) on demand
+    if help_option is not None:
+        params.append(help_option)
+    for param in params:
+        if getattr(param, "is_flag", False) and getattr(param, "metavar", "") is None:
+            param.metavar = ""
+    for sub in getattr(command, "commands", {}).values():
+        _plain_flags(sub)
+
+
+def _fail(message: str, code: int) -> None:
+    """``error: <message>`` as one line on stderr (bold red on a terminal), then exit with ``code``.
+
+    Plain text, not rich: importing rich's console costs more than the rest of a usage error."""
+    color = sys.stderr.isatty() and not os.environ.get("NO_COLOR")
+    prefix = "\033[1;31merror:\033[0m" if color else "error:"
+    sys.stderr.write(f"{prefix} {message}\n")
+    sys.stderr.flush()
     raise SystemExit(code)
 
 
@@ -358,8 +482,10 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     global _ARGV
     _ARGV = list(argv) if argv is not None else sys.argv[1:]
+    # bare `channelae`: the help and exit 0 (typer's no_args_is_help ends in an empty "error:" line)
+    args = _ARGV or ["--help"]
     try:
-        rc = app(args=argv, prog_name="channelae", standalone_mode=False)
+        rc = _command().main(args=args, prog_name="channelae", standalone_mode=False)
     except (KeyboardInterrupt, typer.Abort):
         _fail("interrupted; run the same command again to resume", 130)
     except typer.Exit as exc:
@@ -372,7 +498,7 @@ def main(argv: list[str] | None = None) -> None:
         if isinstance(exc, UsageError):
             _fail(str(exc), 2)
         if getattr(exc, "exit_code", None) == 2 and hasattr(exc, "format_message"):  # typer/click usage
-            _fail(exc.format_message().replace("\n", " "), 2)
+            _fail(exc.format_message().replace("\n", " ").replace("Value error, ", ""), 2)
         if isinstance(exc, FloatingPointError):
             _fail(str(exc), 1)
         raise

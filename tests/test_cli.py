@@ -134,6 +134,8 @@ CASES = [
     ("seed-negative", [*SIM, "--seed", "-1"], "--seed"),
     ("dataset-unknown", [*SIM, "--dataset", "foo"], "--dataset"),
     ("option-unknown", [*SIM, "--bogus"], "--bogus"),
+    ("channel-typo", [*SIM, "--channel", "pgd-jamer", "--eps", "0.5"], "--channel"),
+    ("target-missing-file", [*SIM, "--target", "{missing}.png"], "--target"),
     # checkpoints and files
     ("checkpoint-missing", [*SIM, "--checkpoint", "{missing}"], "--checkpoint"),
     ("checkpoint-corrupt-json", [*SIM, "--checkpoint", "{corrupt}"], "--checkpoint"),
@@ -161,6 +163,11 @@ CASES = [
     ("default-model-target-unknown", [*DEFAULT, "--target", "purple"], "--target"),
     ("default-model-metric-unknown", [*DEFAULT, "--metrics", "foo"], "--metrics"),
     ("default-model-out-under-a-file", [*DEFAULT, "--out", "{file}/sub"], "--out"),
+    ("default-model-channel-typo", [*DEFAULT, "--channel", "pgd-jamer", "--eps", "0.5"], "--channel"),
+    ("default-model-dataset-unknown", [*DEFAULT, "--dataset", "foo"], "--dataset"),
+    ("default-model-distance-unknown", [*DEFAULT, "--distance", "cosine"], "--distance"),
+    ("default-model-limit-no-equals", [*DEFAULT, "--limit", "ssim"], "--limit"),
+    ("default-model-target-missing-file", [*DEFAULT, "--target", "{missing}.png"], "--target"),
     # train
     ("train-epochs-negative", [*TRAIN, "--epochs", "-1"], "--epochs"),
     ("train-model-unknown", [*TRAIN, "--model", "foo"], "--model"),
@@ -254,3 +261,200 @@ def test_console_script_help_is_fast() -> None:
     probe = subprocess.run([sys.executable, "-c", "import sys, channelae.cli; print('torch' in sys.modules)"],
                            check=False, capture_output=True, text=True, timeout=60)
     assert probe.stdout.strip() == "False", probe.stderr
+
+
+# ------------------------------------------------------------------------------------------ did you mean
+
+DID_YOU_MEAN = [
+    ("channel", [*SIM, "--channel", "pgd-jamer", "--eps", "0.5"],
+     "error: --channel: unknown channel 'pgd-jamer'; did you mean 'pgd-jammer'?"),
+    ("stage", [*SIM, "--channel", "rayleigh+pgd-jamer"],
+     "error: --channel: unknown channel 'pgd-jamer' (stage 2 of 'rayleigh+pgd-jamer'); did you mean 'pgd-jammer'?"),
+    ("model", [*TRAIN, "--model", "kld-vea"], "error: --model: unknown model 'kld-vea'; did you mean 'kld-vae'?"),
+    ("dataset", [*SIM, "--dataset", "mnist5k"],
+     "error: --dataset: unknown dataset 'mnist5k'; did you mean 'mnist-5k'?"),
+    ("train-dataset", [*TRAIN, "--dataset", "fashion_mnist"],
+     "error: --dataset: unknown dataset 'fashion_mnist'; did you mean 'fashion-mnist'?"),
+    ("metric", [*SIM, "--metrics", "ssim,lpip"], "error: --metrics: unknown metric 'lpip'; did you mean 'lpips'?"),
+    ("target", [*SIM, "--target", "blak"], "did you mean 'black'?"),
+]
+
+
+@pytest.mark.parametrize(("argv", "expected"), [c[1:] for c in DID_YOU_MEAN], ids=[c[0] for c in DID_YOU_MEAN])
+def test_unknown_names_suggest_the_closest(argv: list[str], expected: str, bad_paths: dict[str, str],
+                                           tmp_path: Path) -> None:
+    code, _, stderr = run_cli([a.format(out=tmp_path / "out", **bad_paths) for a in argv])
+    assert code == 2
+    assert expected in stderr, stderr
+    assert "allowed: " in stderr
+
+
+# ------------------------------------------------------------------------------- bare, --version, help
+
+
+def test_bare_channelae_prints_help_and_exits_0() -> None:
+    code, stdout, stderr = run_cli([])
+    assert code == 0
+    assert "Usage: channelae" in stdout and "simulate" in stdout
+    assert stderr == ""
+
+
+def test_version() -> None:
+    import channelae
+
+    code, stdout, stderr = run_cli(["--version"])
+    assert (code, stdout, stderr) == (0, f"channelae {channelae.__version__}\n", "")
+
+
+def _command_tree() -> list[tuple[tuple[str, ...], object]]:
+    from channelae.cli import _command
+
+    out, stack = [], [((), _command())]
+    while stack:
+        path, cmd = stack.pop()
+        out.append((path, cmd))
+        stack.extend(((*path, name), sub) for name, sub in getattr(cmd, "commands", {}).items())
+    return out
+
+
+def test_every_option_shows_a_default() -> None:
+    """Options that take a value show their default: the value, or a description when it is None."""
+    missing = []
+    for path, cmd in _command_tree():
+        for p in cmd.params:
+            if p.param_type_name != "option" or getattr(p, "is_flag", False) or getattr(p, "hidden", False):
+                continue
+            if p.show_default is False or (p.default is None and not isinstance(p.show_default, str)):
+                missing.append(f"{' '.join(path)} {p.opts[0]}")
+    assert missing == []
+
+
+def test_help_shows_effective_defaults_and_no_bool_placeholders(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "250")  # one line per option
+    for path, _ in _command_tree():
+        code, stdout, stderr = run_cli([*path, "--help"])
+        assert code == 0, stderr
+        assert "<bool>" not in stdout, path
+    _, stdout, _ = run_cli(["simulate", "--help"])
+    rows = {line.split()[1]: line for line in stdout.splitlines() if line.startswith("│ --")}
+    for option, shown in [("--model", "swt-vae"), ("--distance", "mse"), ("--eot", "1"), ("--restarts", "1"),
+                          ("--snr-db", "inf,20,10,5"), ("--placement", "rx"), ("--equalizer", "lmmse")]:
+        assert f"[default: {shown}]" in rows[option], rows[option]
+    assert "[default: (20 for apgd" in rows["--steps"]
+
+
+def test_cli_choices_match_the_library() -> None:
+    from channelae import attacks, cli
+    from channelae.channels._budget import PLACEMENTS
+    from channelae.link.receiver import EQUALIZERS
+    from channelae.simulate import REFERENCES
+
+    def values(enum):
+        return tuple(m.value for m in enum)
+
+    assert values(cli._Distance) == tuple(attacks.DISTANCES)
+    assert values(cli._Mode) == tuple(attacks.MODES)
+    assert values(cli._Placement) == tuple(PLACEMENTS)
+    assert values(cli._Reference) == tuple(REFERENCES)
+    assert values(cli._Equalizer) == tuple(EQUALIZERS)
+    assert cli._TARGETS == tuple(attacks.TARGETS)
+
+
+def test_cli_defaults_match_the_library() -> None:
+    """The defaults the help shows are the library's (the CLI passes them on only when given)."""
+    import inspect
+
+    from channelae import zoo
+    from channelae.channels.pgd_jammer import DEFAULT_STEPS, PGDJammer
+    from channelae.channels.rayleigh import Rayleigh
+    from channelae.channels.rician import Rician
+    from channelae.grids import parse_grid
+    from channelae.simulate import DEFAULT_METRICS, DEFAULT_SNR_DB
+
+    commands = dict(_command_tree())
+    sim = {p.name: p for p in commands[("simulate",)].params}
+    train_ = {p.name: p for p in commands[("train",)].params}
+
+    def default(p):
+        return getattr(p.default, "value", p.default)
+
+    pgd = inspect.signature(PGDJammer).parameters
+    for name in ("distance", "mode", "eot", "restarts", "placement"):
+        assert default(sim[name]) == pgd[name].default, name
+    assert str(DEFAULT_STEPS) in sim["steps"].show_default
+    assert default(sim["k_db"]) == inspect.signature(Rician).parameters["k_db"].default
+    assert default(sim["block_length"]) == inspect.signature(Rayleigh).parameters["block_length"].default
+    assert default(sim["model"]) == default(train_["model"]) == zoo.DEFAULT_MODEL
+    assert default(train_["dataset"]) == zoo.DEFAULT_DATASET
+    assert tuple(parse_grid(default(sim["snr_db"]), "--snr-db", allow_inf=True)) == DEFAULT_SNR_DB
+    assert tuple(default(sim["metrics"]).split(",")) == DEFAULT_METRICS
+
+
+class _Captured(Exception):
+    pass
+
+
+def test_channel_defaults_reach_the_library_only_when_given(trained_checkpoint: Path, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import channelae.simulate
+
+    seen: dict = {}
+
+    def capture(cfg, out, **kw):
+        seen.clear()
+        seen.update(cfg=cfg, **kw)
+        raise _Captured
+
+    monkeypatch.setattr(channelae.simulate, "simulate", capture)
+    base = ["simulate", "--checkpoint", trained_checkpoint, "--out", tmp_path, "--no-plots", "--quiet"]
+    with pytest.raises(_Captured):
+        run_cli([*base, "--channel", "awgn"])
+    cfg = seen["cfg"]
+    assert (cfg.distance, cfg.mode, cfg.eot, cfg.restarts, cfg.placement, cfg.k_db, cfg.block_length) == (None,) * 7
+    assert seen["model"] is None
+    assert (type(cfg.reference), cfg.reference, type(cfg.equalizer), cfg.equalizer) == (str, "input", str, "lmmse")
+    assert cfg.snr_db == channelae.simulate.DEFAULT_SNR_DB
+    with pytest.raises(_Captured):
+        run_cli([*base, "--channel", "rician+pgd-jammer", "--distance", "ssim", "--mode", "faithful", "--eot", "2",
+                 "--restarts", "1", "--placement", "tx", "--k-db", "3", "--block-length", "4",
+                 "--equalizer", "zf"])
+    cfg = seen["cfg"]
+    assert (cfg.distance, cfg.mode, cfg.eot, cfg.restarts, cfg.placement, cfg.k_db, cfg.block_length) == (
+        "ssim", "faithful", 2, 1, "tx", 3.0, 4)
+    assert type(cfg.distance) is str and type(cfg.mode) is str and cfg.equalizer == "zf"
+
+
+def test_help_and_usage_errors_import_no_torch(tmp_path: Path) -> None:
+    """What must answer in well under a second: help, list, and mistakes visible in the arguments alone."""
+    missing = str(tmp_path / "nothing")
+    ok = [[], ["--help"], ["--version"], ["list"], ["simulate", "--help"], ["train", "--help"]]
+    bad = [["simulate", "--eps", "-1"], ["simulate", "--channel", "pgd-jamer", "--eps", "0.5"],
+           ["simulate", "--channel", "awgn+foo"], ["simulate", "--metrics", "ssim,foo"],
+           ["simulate", "--dataset", "foo"], ["simulate", "--distance", "cosine"], ["simulate", "--mode", "weak"],
+           ["simulate", "--limit", "ssim"], ["simulate", "--snr-db", "abc"], ["simulate", "--checkpoint", missing],
+           ["simulate", "--target", missing + ".png"], ["train", "--model", "foo"], ["train", "--dataset", "foo"]]
+    code = """
+import contextlib, io, json, sys
+from channelae.cli import main
+codes = []
+for argv in json.loads(sys.argv[1]):
+    err = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        try:
+            main(argv)
+            rc = 0
+        except SystemExit as exc:
+            rc = exc.code
+    codes.append([rc, err.getvalue()])
+print(json.dumps({"codes": codes, "torch": "torch" in sys.modules}))
+"""
+    proc = subprocess.run([sys.executable, "-c", code, json.dumps(ok + bad)], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    for argv, (rc, err) in zip(ok + bad, out["codes"]):
+        if argv in ok:
+            assert (rc, err) == (0, ""), (argv, rc, err)
+        else:
+            assert rc == 2 and err.startswith("error: ") and err.count("\n") == 1, (argv, rc, err)
+    assert not out["torch"], "a usage error or help imported torch"
