@@ -219,3 +219,121 @@ def test_pgd_jammer_needs_a_link(untrained) -> None:
         build_channel("rayleigh+pgd-jammer", eps=0.5)(s)
     with pytest.raises(UsageError, match="--channel"):  # the noise jammer needs the link's gain too
         NoiseJammer(eps=0.5)(s)
+
+
+# ------------------------------------------------------------------------- a user's own nn.Module autoencoder
+
+
+class ConvDecoderAE(torch.nn.Module):
+    """A user's autoencoder: its decoder only takes [N, d] (Unflatten(1, ...) + ConvTranspose2d)."""
+
+    def __init__(self, d: int = 6) -> None:
+        super().__init__()
+        self.latent_dim = d
+        self.encoder = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, d))
+        self.decoder = torch.nn.Sequential(torch.nn.Linear(d, 8 * 7 * 7), torch.nn.Unflatten(1, (8, 7, 7)),
+                                           torch.nn.ConvTranspose2d(8, 1, 4, stride=4), torch.nn.Sigmoid())
+
+
+@pytest.fixture(scope="module")
+def user_ae() -> ConvDecoderAE:
+    torch.manual_seed(1)
+    return ConvDecoderAE()
+
+
+def test_user_module_through_link_without_jammer(user_ae, images) -> None:
+    from channelae.link.user_model import p_ref_from_data
+
+    with pytest.raises(RuntimeError):  # the decoder as written cannot take the link's leading dims
+        user_ae.decoder(torch.zeros(2, 3, 6))
+    p_ref = p_ref_from_data(user_ae, images)
+    with torch.no_grad():
+        z = user_ae.encoder(images).double()
+    assert p_ref == pytest.approx(float(z.square().sum(-1).mean() / 3), rel=1e-6)  # ‖z‖²/n, n = d/2 = 3
+    link = Link(user_ae, "awgn", p_ref=p_ref)
+    out = link(images, [float("inf"), 10.0], generator=torch.Generator().manual_seed(0))
+    assert out.x_hat.shape == (2, 1, B, 1, 28, 28) and out.z.shape == (B, 6)
+    with torch.no_grad():
+        direct = user_ae.decoder(user_ae.encoder(images))
+    torch.testing.assert_close(out.x_hat[0, 0], direct, rtol=1e-5, atol=1e-5)  # noiseless: the plain AE
+    torch.testing.assert_close(out.clean, direct, rtol=1e-5, atol=1e-5)
+    assert _mse(out.x_hat[1, 0], direct).mean() > 1e-6  # 10 dB of noise does something
+    assert not any(p.requires_grad for p in user_ae.parameters())  # the link froze the user's weights
+
+
+def test_user_module_through_link_with_pgd_jammer(user_ae, images) -> None:
+    from channelae.link.user_model import p_ref_from_data
+
+    link = Link(user_ae, "pgd-jammer", p_ref=p_ref_from_data(user_ae, images),
+                channel_options={"eps": [0.0, 0.5, 2.0], "steps": 5})
+    out = link(images, [float("inf"), 20.0], generator=torch.Generator().manual_seed(0))
+    assert out.x_hat.shape == (2, 3, B, 1, 28, 28)
+    damage = _mse(out.x_hat, out.clean).mean(-1)  # [S, E]
+    assert torch.all(damage[:, 1] > damage[:, 0]) and torch.all(damage[:, 2] > damage[:, 1])
+    # the budget is respected in latent units (noiseless row: z_hat - z is the jammer alone)
+    assert torch.all((out.z_hat[0] - out.z).norm(dim=-1) <= torch.tensor([0.0, 0.5, 2.0])[:, None] + 1e-4)
+
+
+class EncodeDecodeVAE(torch.nn.Module):
+    """encode/decode methods (decode on [N, d] only) and no latent_dim attribute."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.enc = torch.nn.Linear(784, 8)
+        self.dec = torch.nn.Linear(4, 784)
+
+    def encode(self, x):
+        mu, _logvar = self.enc(x.flatten(1)).chunk(2, dim=-1)
+        return mu
+
+    def decode(self, z):
+        assert z.dim() == 2, "takes [N, d] only"
+        return torch.sigmoid(self.dec(z)).view(-1, 1, 28, 28)
+
+
+def test_user_module_interface_and_errors(images) -> None:
+    from channelae.link.user_model import LinkModel, as_link_model
+
+    with pytest.raises(UsageError, match="latent_dim") as info:
+        Link(EncodeDecodeVAE(), "awgn", p_ref=1.0)
+    assert "as_link_model(model, latent_dim=d)" in str(info.value)
+    model = as_link_model(EncodeDecodeVAE(), latent_dim=4)
+    assert isinstance(model, LinkModel) and model.latent_dim == 4
+    out = Link(model, "pgd-jammer", p_ref=1.0, channel_options={"eps": 0.5, "steps": 2})(images, 10.0)
+    assert out.x_hat.shape == (1, 1, B, 1, 28, 28)
+
+    class NoDecoder(torch.nn.Module):
+        latent_dim = 4
+
+        def encode(self, x):
+            return x.flatten(1)[:, :4]
+
+    with pytest.raises(UsageError, match="NoDecoder has no decode\\(z\\) or a decoder"):
+        Link(NoDecoder(), "awgn", p_ref=1.0)
+
+    class WrongSize(NoDecoder):
+        def encode(self, x):
+            return x.flatten(1)[:, :5]
+
+        def decode(self, z):
+            return z
+
+    with pytest.raises(UsageError, match=r"returned shape \[8, 5\] for 8 images; expected \[8, 4\]"):
+        LinkModel(WrongSize()).encode(images)
+    ours = build_model("ae", (1, 28, 28), 4)
+    assert as_link_model(ours) is ours  # channelae's own models are used as they are
+
+
+def test_inference_mode_is_a_clear_error(untrained, images) -> None:
+    jammed = Link(untrained, "pgd-jammer", p_ref=1.0, channel_options={"eps": 0.5, "steps": 2})
+    with torch.inference_mode(), pytest.raises(UsageError) as info:
+        jammed(images, 10.0)
+    assert info.value.argument == "inference_mode" and "torch.no_grad()" in str(info.value)
+    assert "\n" not in str(info.value)
+    with torch.inference_mode():  # without a jammer no gradient is needed: inference_mode is fine
+        plain = Link(untrained, "awgn", p_ref=1.0)(images, 10.0)
+        x_inf = images.clone()
+    assert plain.x_hat.shape == (1, 1, B, 1, 28, 28)
+    with torch.no_grad():  # and images made under inference_mode can still be attacked outside it
+        out = jammed(x_inf, 10.0)
+    assert out.x_hat.shape == (1, 1, B, 1, 28, 28)

@@ -97,7 +97,11 @@ def link_channel(spec: str | Channel, **options: Any) -> Channel:
 class Link(nn.Module):
     """An autoencoder used as a communication link.
 
-    :param model: trained autoencoder (encoder = transmitter side, decoder = receiver side).
+    :param model: trained autoencoder (encoder = transmitter side, decoder = receiver side): a channelae
+        :class:`~channelae.models.Autoencoder` or your own ``nn.Module`` with ``encode``/``decode`` (or
+        ``encoder``/``decoder``) and ``latent_dim`` (wrapped by :func:`~channelae.link.user_model.as_link_model`:
+        its decoder is called on ``[N, d]``; compute ``p_ref`` with :func:`~channelae.link.user_model.
+        p_ref_from_data`).
     :param channel: a :class:`~channelae.channels.Channel` or a spec such as ``"rayleigh+pgd-jammer"``
         (specs get receiver noise appended, see :func:`link_channel`).
     :param p_ref: mean energy per complex symbol of the clean training latents (checkpoint metadata).
@@ -105,10 +109,13 @@ class Link(nn.Module):
     :param sample: VAEs transmit a sampled z instead of μ.
     """
 
-    def __init__(self, model: Autoencoder, channel: Channel | str, *, p_ref: float,
+    def __init__(self, model: Autoencoder | nn.Module, channel: Channel | str, *, p_ref: float,
                  equalizer: str = "lmmse", csi: str = "perfect", sample: bool = False,
                  channel_options: dict[str, Any] | None = None) -> None:
         super().__init__()
+        from channelae.link.user_model import as_link_model
+
+        model = as_link_model(model)  # a user's nn.Module: the interface the link calls, decoder on [N, d]
         self.model = model.eval()
         self.channel = link_channel(channel, **(channel_options or {})) if isinstance(channel, str) else channel
         d = model.latent_dim
@@ -136,6 +143,12 @@ class Link(nn.Module):
     def forward(self, x: Tensor, snr_db: float | list[float] | Tensor | None = None, *,
                 generator: torch.Generator | None = None) -> LinkOutput:
         """Run images ``x [B, C, H, W]`` over the link at every SNR of ``snr_db`` (dB; default noiseless)."""
+        if self.channel.needs_decoder and torch.is_inference_mode_enabled():
+            raise UsageError("the jammer optimises through the decoder with autograd, which torch.inference_mode() "
+                             "forbids: call the link under torch.no_grad() or without a grad context instead",
+                             "inference_mode")
+        if x.is_inference():  # made under inference_mode: a plain copy can enter the jammer's autograd graph
+            x = x.clone()
         dev = x.device
         snr = as_snr_grid(snr_db).to(dev)
         with torch.no_grad():
