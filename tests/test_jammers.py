@@ -218,13 +218,13 @@ def test_eot_over_a_noisy_link(trained_checkpoint, images) -> None:
     eps = [0.5, 1.0]
     link = _link(trained_checkpoint, eps=eps, eot=3, steps=2)
     calls = []
-    decode = link.model.decode
+    decode = link._decode  # the link's decoder (the folded copy by default)
 
     def spy(z):
         calls.append(z.shape)
         return decode(z)
 
-    link.model.decode = spy
+    link._decode = spy
     out = _run(link, x, snr_db=[10.0, 20.0])
     assert out.x_hat.shape == (2, 2, 8, 1, 28, 28)
     assert out.z_hat.shape == (2, 2, 8, 10)

@@ -27,6 +27,7 @@ from channelae.errors import UsageError
 from channelae.link.receiver import Receiver
 from channelae.link.transmitter import Transmitter
 from channelae.models import Autoencoder
+from channelae.models.fold import FoldedDecoder, FoldError, fold_decoder
 
 __all__ = ["Link", "LinkContext", "LinkOutput", "as_snr_grid", "link_channel"]
 
@@ -107,11 +108,15 @@ class Link(nn.Module):
     :param p_ref: mean energy per complex symbol of the clean training latents (checkpoint metadata).
     :param equalizer: ``lmmse`` (default), ``zf`` or ``none``; ``csi``: ``perfect`` or ``none``.
     :param sample: VAEs transmit a sampled z instead of μ.
+    :param fold: decode with an exactly folded eval copy of the decoder (BatchNorms folded, the leading affine
+        layers merged; :mod:`channelae.models.fold`): same outputs up to float rounding, ~1.4× faster on CPU.
+        Used by the jammer's tail, the clean reference and the final decode; the model still encodes. A
+        snapshot: build a new Link after changing the model's weights. Skipped for decoders it cannot fold.
     """
 
     def __init__(self, model: Autoencoder | nn.Module, channel: Channel | str, *, p_ref: float,
                  equalizer: str = "lmmse", csi: str = "perfect", sample: bool = False,
-                 channel_options: dict[str, Any] | None = None) -> None:
+                 channel_options: dict[str, Any] | None = None, fold: bool = True) -> None:
         super().__init__()
         from channelae.link.user_model import as_link_model
 
@@ -124,6 +129,12 @@ class Link(nn.Module):
         self.sample = sample
         for p in self.model.parameters():
             p.requires_grad_(False)
+        self.folded: FoldedDecoder | None = None
+        if fold:
+            try:
+                self.folded = fold_decoder(self.model)
+            except FoldError:
+                pass
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike[str], channel: Channel | str, *,
@@ -138,7 +149,11 @@ class Link(nn.Module):
 
     def decode_state(self, state: ChannelState) -> Tensor:
         """Receiver then decoder: ``x̂ [..., C, H, W]`` from a channel state (differentiable in ``y``)."""
-        return self.model.decode(self.receiver(state))
+        return self._decode(self.receiver(state))
+
+    def _decode(self, z: Tensor) -> Tensor:
+        """The decoder ``[..., d] -> [..., C, H, W]``: the folded copy when there is one."""
+        return self.model.decode(z) if self.folded is None else self.folded.decode(z)
 
     def forward(self, x: Tensor, snr_db: float | list[float] | Tensor | None = None, *,
                 generator: torch.Generator | None = None) -> LinkOutput:
@@ -157,7 +172,7 @@ class Link(nn.Module):
             # The noiseless, unjammed link output dec(rx(tx(z))): dec(z0) up to the rounding of the gain
             # round trip (~1e-7), and bit-identical to x_hat wherever the channel leaves s untouched
             # (ideal / snr_db = inf, jammer budget 0), so distortions there are exactly 0.
-            clean = self.model.decode(self.receiver(ChannelState.start(s)))
+            clean = self._decode(self.receiver(ChannelState.start(s)))
         ctx = LinkContext(clean=clean, inputs=x, z=z, gain=self.transmitter.gain,
                           num_symbols=num_symbols(self.model.latent_dim))
         state0 = ChannelState.start(s.unsqueeze(0).expand(snr.numel(), *s.shape), ctx=ctx)  # [S, B, n]
@@ -167,7 +182,7 @@ class Link(nn.Module):
         with torch.no_grad():
             z_hat = self.receiver(state)
             flat = z_hat.reshape(-1, z_hat.shape[-1])  # decode in pieces: bounds the activations' memory
-            x_hat = torch.cat([self.model.decode(flat[i:i + 1024]) for i in range(0, flat.shape[0], 1024)])
+            x_hat = torch.cat([self._decode(flat[i:i + 1024]) for i in range(0, flat.shape[0], 1024)])
             x_hat = x_hat.reshape(*z_hat.shape[:-1], *x_hat.shape[1:])
         return LinkOutput(x_hat=x_hat, clean=clean, z=z, s=s, z_hat=z_hat, y=state.y, snr_db=snr,
                           state=state)
