@@ -2,20 +2,21 @@
 
 One ``sionna.phy.Block`` carries images end to end:
 
-    x ─encoder─► z ─channelae Transmitter─► s ─Sionna flat fading─► h·s ─channelae PGD jammer─► h·s + δ
-      ─Sionna AWGN(no)─► y ─channelae Receiver (LMMSE, perfect CSI)─► ẑ ─decoder─► x̂
+    x ─encoder─► z ─channelae Transmitter─► s ─Sionna flat fading─► h·s ─channelae JammerBlock─► h·s + δ
+      ─Sionna AWGN(no)─► y ─channelae Receiver(y, h, no) (LMMSE, perfect CSI)─► ẑ ─decoder─► x̂
 
 - Fading: ``GenerateFlatFadingChannel(1, 1)`` draws one ``CN(0, 1)`` coefficient per complex symbol
   (a 1×1 channel matrix per symbol) and ``ApplyFlatFadingChannel`` applies it (no noise yet).
-- Jammer: channelae's ``PGDJammer`` (``channelae.channels.pgd_jammer``) at the receiver, budget ε = L2 norm
-  of its perturbation in latent units per example. It is white box: it knows ``h`` (realised before it) and
-  optimises through the *rest of the link* — Sionna's AWGN, our receiver and the decoder — which this block
-  hands it as a ``tail``; with ``--eot N`` it averages N fresh noise draws per step. The channel state it
-  works on carries a ``LinkContext`` (clean reconstruction, gain, symbol count), as ``channelae.link.Link``
-  would give it.
+- Jammer: ``channelae.sionna_blocks.JammerBlock``, a Sionna Block around channelae's ``PGDJammer`` at the
+  receiver, called as ``jam(y, no, h)``: budgets ε as ``PGDJammer`` defines them (its ``eps`` and
+  ``eps_unit``). It is white box: it knows ``h`` (realised before it) and optimises through the *rest of the
+  link* — the receiver noise of variance ``no``, our receiver and the decoder; with ``--eot N`` it averages N
+  fresh noise draws per step. The block builds what ``channelae.link.Link`` would hand the jammer (clean
+  reconstruction, gain, the rest of the link), so the flow needs no ``LinkContext`` or ``tail`` of its own.
 - Noise: ``sionna.phy.channel.AWGN`` with ``no = N0 = 10^(−SNR/10)``, the noise variance per complex
   symbol; SNR is Es/N0 in dB per complex symbol (``Es = 1`` after the transmitter's fixed gain), the same
   convention in Sionna and channelae.
+- Receiver: channelae's ``Receiver`` takes Sionna's tensors directly, ``receiver(y, h, no)``.
 
 All randomness (fading, noise, the jammer's random start) comes from Sionna's generator, so
 ``sionna.phy.config.seed`` makes a run reproducible. The script prints mean SSIM versus SNR for a few jammer
@@ -42,11 +43,9 @@ def make_image_link_block():
     from sionna.phy import Block
     from sionna.phy.channel import AWGN, ApplyFlatFadingChannel, GenerateFlatFadingChannel
 
-    from channelae.channels import ChannelState
-    from channelae.channels.pgd_jammer import PGDJammer
     from channelae.checkpoint import load_checkpoint
-    from channelae.definitions import num_symbols
-    from channelae.link import LinkContext, Receiver, Transmitter
+    from channelae.link import Receiver, Transmitter
+    from channelae.sionna_blocks import JammerBlock
 
     class ImageLink(Block):
         """Images ``[B, C, H, W]`` and noise variance ``no`` → reconstructions ``[E, B, C, H, W]``.
@@ -61,40 +60,28 @@ def make_image_link_block():
             super().__init__(precision=precision, device=device)
             model, meta = load_checkpoint(checkpoint, device=self.device)
             self.model = model.eval().requires_grad_(False)
-            d = model.latent_dim
-            self.transmitter = Transmitter(float(meta["p_ref"]), d)
-            self.receiver = Receiver(float(meta["p_ref"]), d, equalizer="lmmse")
-            self.n = num_symbols(d)
+            p_ref, d = float(meta["p_ref"]), model.latent_dim
+            self.transmitter = Transmitter(p_ref, d)
+            self.receiver = Receiver(p_ref, d, equalizer="lmmse")
             self.fading = GenerateFlatFadingChannel(num_tx_ant=1, num_rx_ant=1, precision=precision,
                                                     device=device)
             self.apply_fading = ApplyFlatFadingChannel(precision=precision, device=device)
+            self.jammer = JammerBlock(self.model, p_ref, eps=eps, eot=eot, precision=precision, device=device)
             self.awgn = AWGN(precision=precision, device=device)
-            self.jammer = PGDJammer(eps=eps, eot=eot)
-
-        def add_noise(self, state: ChannelState, no: torch.Tensor) -> ChannelState:
-            """Sionna's AWGN on the symbols; the receiver learns the noise variance through ``state.no``."""
-            return state.replace(y=self.awgn(state.y, no), no=state.no + no)
 
         def call(self, x: torch.Tensor, no: torch.Tensor) -> torch.Tensor:
             with torch.no_grad():
-                z = self.model.encode(x)                                  # [B, d] (VAEs: the mean μ)
-                s = self.transmitter(z)                                   # [B, n] complex, Es = 1
-                clean = self.model.decode(self.receiver(ChannelState.start(s)))
+                s = self.transmitter(self.model.encode(x))                # [B, n] complex, Es = 1
             B, n = s.shape
             # Sionna flat fading: one 1×1 channel matrix per complex symbol, no noise yet.
-            h = self.fading(B * n).reshape(B, n)
-            y = self.apply_fading(s.reshape(B * n, 1), h.reshape(B * n, 1, 1)).reshape(B, n)
-            ctx = LinkContext(clean=clean, inputs=x, z=z, gain=self.transmitter.gain, num_symbols=self.n)
-            state = ChannelState(y=y, h=h, no=torch.zeros((), dtype=self.dtype, device=y.device), ctx=ctx)
-
-            # channelae's jammer: optimises δ through what follows it (Sionna AWGN, receiver, decoder).
-            def tail(st: ChannelState) -> torch.Tensor:
-                return self.model.decode(self.receiver(self.add_noise(st, no)))
-
-            state = self.jammer.apply(state, tail=tail, generator=self.torch_rng)   # y: [E, B, n]
-            state = self.add_noise(state, no)                                     # fresh noise draws
+            h = self.fading(B * n)                                        # [B·n, 1, 1]
+            y = self.apply_fading(s.reshape(B * n, 1), h).reshape(B, n)
+            h = h.reshape(B, n)
+            # channelae's jammer: optimises δ through the receiver noise `no`, the receiver and the decoder.
+            y = self.jammer(y, no, h)                                     # [E, B, n]
+            y = self.awgn(y, no)                                          # Sionna AWGN: fresh noise draws
             with torch.no_grad():
-                return self.model.decode(self.receiver(state))                   # [E, B, C, H, W]
+                return self.model.decode(self.receiver(y, h, no))         # [E, B, C, H, W]
 
     return ImageLink
 

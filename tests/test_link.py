@@ -337,3 +337,77 @@ def test_inference_mode_is_a_clear_error(untrained, images) -> None:
     with torch.no_grad():  # and images made under inference_mode can still be attacked outside it
         out = jammed(x_inf, 10.0)
     assert out.x_hat.shape == (1, 1, B, 1, 28, 28)
+
+
+# -------------------------------------------------------------- the jammer as one step of a Sionna-style flow
+
+
+def test_link_jammer_matches_the_link(untrained, images) -> None:
+    """LinkJammer(y, no) sees what Link gives its PGD jammer: same draws, same perturbation."""
+    from channelae.definitions import snr_db_to_n0
+    from channelae.link import Transmitter
+    from channelae.sionna_blocks import LinkJammer
+
+    opts = {"eps": [0.0, 0.5, 1.0], "steps": 3, "eot": 2}
+    link = Link(untrained, "pgd-jammer", p_ref=2.0, channel_options=opts)
+    link(images, 10.0, generator=torch.Generator().manual_seed(3))
+    expected = next(st for st in link.channel.stages if isinstance(st, PGDJammer)).last_delta  # [1, E, B, n]
+
+    jam = LinkJammer(untrained, 2.0, **opts)
+    with torch.no_grad():
+        s = Transmitter(2.0, 10)(untrained.encode(images))
+    n0 = float(snr_db_to_n0(torch.tensor(10.0)))
+    y = jam(s[None], n0, generator=torch.Generator().manual_seed(3))
+    assert y.shape == (1, 3, B, 5)
+    torch.testing.assert_close(y - s, expected, rtol=1e-4, atol=1e-5)
+    assert torch.equal(y[:, 0], s[None])  # ε = 0: untouched
+    assert torch.all((y - s).abs().square().sum(-1).sqrt()[0, 1:] <= torch.tensor([0.5, 1.0])[:, None] + 1e-5)
+
+
+def test_link_jammer_with_fading_damages_more_than_noise(untrained, images) -> None:
+    from channelae.link import Receiver, Transmitter
+    from channelae.sionna_blocks import LinkJammer
+
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        s = Transmitter(2.0, 10)(untrained.encode(images))
+    h = torch.complex(torch.randn(B, 5, generator=g), torch.randn(B, 5, generator=g)) / 2**0.5
+    rx = Receiver(2.0, 10)
+    results = {}
+    for kind in ("pgd-jammer", "noise-jammer"):
+        jam = LinkJammer(untrained, 2.0, kind, eps=[0.0, 1.0], **({"steps": 5} if kind == "pgd-jammer" else {}))
+        y = jam(h * s, 0.01, h[..., None, None], generator=torch.Generator().manual_seed(1))  # Sionna's h shape
+        with torch.no_grad():
+            x_hat = untrained.decode(rx(y, h, 0.01))  # [E, B, C, H, W]
+            clean = untrained.decode(rx(h * s, h, 0.0))
+        results[kind] = _mse(x_hat, clean).mean(-1)
+    assert results["pgd-jammer"][1] > 2 * results["noise-jammer"][1] > 0
+    with pytest.raises(UsageError, match="no"):
+        LinkJammer(untrained, 2.0, eps=0.5)(s, None)
+    with pytest.raises(UsageError, match="pgd-jammer or noise-jammer"):
+        LinkJammer(untrained, 2.0, "awgn")
+    with torch.inference_mode(), pytest.raises(UsageError, match="inference_mode"):
+        LinkJammer(untrained, 2.0, eps=0.5)(s, 0.1)
+
+
+def test_jammer_block_in_a_sionna_flow(untrained, images) -> None:
+    pytest.importorskip("sionna.phy")
+    from sionna.phy import config
+    from sionna.phy.channel import AWGN as SionnaAWGN
+
+    from channelae.link import Receiver, Transmitter
+    from channelae.sionna_blocks import JammerBlock, LinkJammer
+
+    config.seed = 7
+    block = JammerBlock(untrained, 2.0, eps=[0.0, 1.0], steps=3, precision="single", device="cpu")
+    with torch.no_grad():
+        s = Transmitter(2.0, 10)(untrained.encode(images))
+    y = block(s, 0.1)  # Sionna converts the float `no`; no fading
+    assert y.shape == (2, B, 5) and y.dtype == torch.complex64 and block.last_delta is not None
+    # the block's randomness is Sionna's generator: the same seed gives the same jammer as LinkJammer with it
+    config.seed = 7
+    again = LinkJammer(untrained, 2.0, eps=[0.0, 1.0], steps=3)(s, 0.1, generator=config.torch_rng("cpu"))
+    torch.testing.assert_close(y, again)
+    y = SionnaAWGN()(y, 0.1)
+    z_hat = Receiver(2.0, 10)(y, None, 0.1)
+    assert z_hat.shape == (2, B, 10)
