@@ -18,8 +18,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from channelae.errors import UsageError
-from channelae.io import atomic_path, atomic_write_json
+from channelae.io import atomic_path
 from channelae.models import Autoencoder, ModelConfig, model_from_config
+from channelae.results import write_json
 
 __all__ = [
     "FORMAT",
@@ -57,7 +58,7 @@ def save_checkpoint(out_dir: str | os.PathLike[str], model: Autoencoder, meta: d
     with atomic_path(weights) as tmp:
         save_file(state, str(tmp))
     full = {"format": FORMAT, "config": model.config.to_dict(), **meta}
-    atomic_write_json(meta_path, full)
+    write_json(meta_path, full)
     return out
 
 

@@ -12,7 +12,6 @@ minutes on 2 CPU cores (used by the tests). Unknown keys are errors naming the k
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 from dataclasses import dataclass, field
@@ -20,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from channelae.errors import UsageError
+from channelae.results import Results, format_number
 
-__all__ = ["ExperimentConfig", "ModelSpec", "SimSpec", "load_config", "run_experiment"]
+__all__ = ["ExperimentConfig", "ModelSpec", "SimSpec", "load_config", "run_dir", "run_experiment", "summary_markdown"]
 
 _TOP_KEYS = {"name", "description", "claim", "dataset", "datasets", "train", "models", "simulations", "quick"}
 _TRAIN_KEYS = {"epochs", "seed", "batch_size", "lr", "train_images"}
@@ -243,58 +243,66 @@ def run_experiment(cfg: ExperimentConfig, out: str | os.PathLike[str] | None = N
                    metric_overrides: dict[str, Any] | None = None, plots: bool = True) -> dict[str, Any]:
     """Train (cached), simulate every model × simulation, write ``summary.json``/``summary.md``; return it.
 
-    With ``plots`` every simulation folder also gets the ``simulate`` plots (DD-curves per SNR, heat-map,
-    images, Eq. 7 bars, t-SNE); the combined DD-curve plots of all models are always written.
+    Each simulation goes to ``<out>/<model>/<simulation>/`` (:func:`run_dir`). With ``plots`` every simulation
+    folder also gets the ``simulate`` plots (DD-curves per SNR, heat-map, images, Eq. 7 bars, t-SNE); the
+    combined DD-curve plots of all models are always written.
     """
-    from channelae.io import atomic_write_json, atomic_write_text
+    from channelae.io import atomic_write_text
+    from channelae.plots import render_combined, render_plots
     from channelae.progress import stderr_console
+    from channelae.results import write_json
     from channelae.simulate import simulate
 
     outp = Path(out) if out is not None else Path("results") / f"{cfg.name}-{cfg.dataset}{'-quick' if quick else ''}"
     rows = []
+    runs: dict[str, dict[str, Results]] = {sim.label: {} for sim in cfg.simulations}
     for m in cfg.models:
         stderr_console.log(f"[bold]{cfg.name}[/]: model {m.label}")
         ckpt = _model_checkpoint(cfg, m, quick=quick, progress=progress, device=device, data_dir=data_dir)
         for sim in cfg.simulations:
             sc = _sim_config(cfg, sim, quick=quick)
-            res = simulate(sc, outp / _slug(m.label) / _slug(sim.label), checkpoint=ckpt, dataset=cfg.dataset,
-                           data_dir=data_dir, device=device, progress=progress,
-                           command=f"channelae run {cfg.path}{' --quick' if quick else ''}",
+            where = run_dir(outp, m.label, sim.label)
+            res = simulate(sc, where, checkpoint=ckpt, dataset=cfg.dataset, data_dir=data_dir, device=device,
+                           progress=progress, command=f"channelae run {cfg.path}{' --quick' if quick else ''}",
                            metric_overrides=metric_overrides)
             if plots:
-                from channelae.plots import render_plots
-
-                render_plots(outp / _slug(m.label) / _slug(sim.label), res)
+                render_plots(where, res)
+            runs[sim.label][m.label] = res
             rows.extend(_summary_rows(m.label, sim.label, res))
     summary = {"name": cfg.name, "dataset": cfg.dataset, "quick": quick, "claim": cfg.claim,
                "description": cfg.description, "config": str(cfg.path), "rows": rows}
-    atomic_write_json(outp / "summary.json", summary)
+    write_json(outp / "summary.json", summary)
     atomic_write_text(outp / "summary.md", summary_markdown(summary))
-    from channelae.plots import render_combined
-
-    render_combined(outp, summary)
+    for sim_label, by_model in runs.items():
+        render_combined(outp / f"combined_{_slug(sim_label)}.png", by_model, title=f"{cfg.name} — {sim_label}",
+                        dataset=cfg.dataset)
     return summary
+
+
+def run_dir(out: str | os.PathLike[str], model: str, simulation: str) -> Path:
+    """The results directory of one model × simulation of an experiment: ``<out>/<model>/<simulation>``."""
+    return Path(out) / _slug(model) / _slug(simulation)
 
 
 def _slug(label: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in label)
 
 
-def _summary_rows(model: str, sim: str, res: dict[str, Any]) -> list[dict[str, Any]]:
+def _summary_rows(model: str, sim: str, res: Results) -> list[dict[str, Any]]:
     rows = []
-    link = "jammer" if "jammer" in res["curves"] else next(iter(res["curves"]))
-    for si, snr in enumerate(res["snr_db"]):
-        for metric in res["metrics"]:
+    link = "jammer" if "jammer" in res.curves else next(iter(res.curves))
+    hi = res.budget.highlight_index
+    for si, snr in enumerate(res.snr_db):
+        for metric in res.metrics:
+            mean = res.curves[link][metric].mean
             row = {"model": model, "simulation": sim, "snr_db": snr, "metric": metric,
-                   "limit": res["metrics"][metric]["limit"],
-                   "clean": res["curves"][link][metric]["mean"][si][0],
-                   "at_highlight": res["curves"][link][metric]["mean"][si][res["budget"]["highlight_index"]],
-                   "highlight_eps": res["budget"]["highlight"]}
-            for lname in res["curves"]:
-                a = res.get("aaddc", {}).get(lname, {}).get(metric)
-                b = res.get("breaking_budget", {}).get(lname, {}).get(metric)
+                   "limit": res.metrics[metric].limit, "clean": mean[si][0], "at_highlight": mean[si][hi],
+                   "highlight_eps": res.budget.highlight}
+            for lname in res.curves:
+                a = res.aaddc_of(lname, metric)
+                b = res.breaking_of(lname, metric)
                 row[f"aaddc_{lname}"] = a[si] if a else None
-                row[f"breaking_eps_{lname}"] = b["eps"][si] if b else None
+                row[f"breaking_eps_{lname}"] = b.eps[si] if b else None
             rows.append(row)
     return rows
 
@@ -304,21 +312,12 @@ def summary_markdown(summary: dict[str, Any]) -> str:
     rows = summary["rows"]
     keys = [k for k in ("aaddc_jammer", "aaddc_noise", "aaddc_link", "breaking_eps_jammer") if any(k in r for r in rows)]
 
-    def f(v: Any) -> str:
-        if v is None:
-            return ""
-        if isinstance(v, str):
-            return {"inf": "∞", "-inf": "-∞"}.get(v, v)
-        if isinstance(v, float) and math.isinf(v):
-            return "∞" if v > 0 else "-∞"
-        return f"{v:.4g}" if isinstance(v, float) else str(v)
-
     head = ["model", "simulation", "SNR dB", "metric", "limit", "clean", "at ε*", *keys]
     lines = [f"# {summary['name']} ({summary['dataset']}{', quick' if summary['quick'] else ''})", "",
              summary.get("claim", ""), "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        vals = [r["model"], r["simulation"], f(r["snr_db"]), r["metric"], f(r["limit"]), f(r["clean"]),
-                f(r["at_highlight"]), *[f(r.get(k)) for k in keys]]
+        vals = [r["model"], r["simulation"], format_number(r["snr_db"]), r["metric"], format_number(r["limit"]),
+                format_number(r["clean"]), format_number(r["at_highlight"]), *[format_number(r.get(k)) for k in keys]]
         lines.append("| " + " | ".join(vals) + " |")
     lines += ["", ("ε* = highlighted budget; AADDC in metric × ε (bigger = more robust); breaking ε: smallest ε "
                    "whose mean crosses the limit (∞ = not broken).")]

@@ -7,13 +7,12 @@ Permissions are those a plain ``open(dest, "w")`` would leave (the temporary fil
 is written): a **new** file gets ``0o666 & ~umask`` (``rw-r--r--`` under the usual umask 022, ``rw-------``
 under 077); a file that **replaces** an existing one keeps the existing file's permission bits, so a mode the
 user set on purpose (e.g. ``chmod 640 results.json``) survives a re-run. See :func:`target_mode`.
+JSON files are written by :func:`channelae.results.write_json` (which owns the encoding of non-finite numbers).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
-import math
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -23,7 +22,6 @@ from typing import IO, Any
 __all__ = [
     "atomic_path",
     "atomic_write_bytes",
-    "atomic_write_json",
     "atomic_write_text",
     "current_umask",
     "ensure_writable_dir",
@@ -113,23 +111,3 @@ def atomic_write_bytes(dest: str | os.PathLike[str], data: bytes) -> Path:
 def atomic_write_text(dest: str | os.PathLike[str], text: str) -> Path:
     """Write ``text`` (UTF-8) to ``dest`` atomically."""
     return _write(dest, "w", lambda fh: fh.write(text))
-
-
-def atomic_write_json(dest: str | os.PathLike[str], obj: Any) -> Path:
-    """Write ``obj`` as indented, key-sorted JSON to ``dest`` atomically (NaN/inf written as strings)."""
-    return atomic_write_text(dest, json.dumps(_jsonable(obj), indent=2, sort_keys=True) + "\n")
-
-
-def _jsonable(obj: Any) -> Any:
-    """Replace non-finite floats by the strings ``"inf"``, ``"-inf"``, ``"nan"`` (strict JSON)."""
-    if isinstance(obj, float):
-        if math.isnan(obj):
-            return "nan"
-        if obj in (float("inf"), float("-inf")):
-            return "inf" if obj > 0 else "-inf"
-        return obj
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    return obj

@@ -128,15 +128,15 @@ def main(argv: list[str] | None = None) -> dict:
         ckpt = train_variant(name, args)
         res = simulate(config, args.out / f"simulate-{name}", checkpoint=ckpt, device=args.device,
                        progress=not args.quick)
-        curve = {link: res["curves"][link]["ssim"] for link in ("jammer", "noise")}
-        summary["limit"] = res["metrics"]["ssim"]["limit"]
+        curve = {link: res.curve(link, "ssim") for link in ("jammer", "noise")}  # [S][E] mean, lo, hi
+        summary["limit"] = res.metrics["ssim"].limit
         summary["models"][name] = {
-            "checkpoint": str(ckpt), "eps": res["budget"]["eps"],
-            "pgd": {k: curve["jammer"][k][0] for k in ("mean", "lo", "hi")}
-            | {"aaddc": res["aaddc"]["jammer"]["ssim"][0],
-               "breaking_eps": res["breaking_budget"]["jammer"]["ssim"]["eps"][0]},
-            "noise": {k: curve["noise"][k][0] for k in ("mean", "lo", "hi")}
-            | {"aaddc": res["aaddc"]["noise"]["ssim"][0]},
+            "checkpoint": str(ckpt), "eps": res.budget.eps,
+            "pgd": {k: getattr(curve["jammer"], k)[0] for k in ("mean", "lo", "hi")}
+            | {"aaddc": res.aaddc_of("jammer", "ssim")[0],
+               "breaking_eps": res.breaking_of("jammer", "ssim").eps[0]},
+            "noise": {k: getattr(curve["noise"], k)[0] for k in ("mean", "lo", "hi")}
+            | {"aaddc": res.aaddc_of("noise", "ssim")[0]},
         }
 
     png = args.out / "harden_dd_curves.png"

@@ -108,9 +108,9 @@ n_images = 4
     summary = run_experiment(load_config(p), tmp_path / "out", device="cpu", progress=False)
     assert (tmp_path / "out" / "summary.md").read_text().count("| given | black |") == 4  # 2 SNR × 2 metrics
     stored = json.loads((tmp_path / "out" / "summary.json").read_text())
-    from channelae.io import _jsonable
+    from channelae.results import encode_json
 
-    assert stored["rows"] == _jsonable(summary["rows"])  # inf stored as "inf" (strict JSON)
+    assert stored["rows"] == encode_json(summary["rows"])  # inf stored as "inf" (strict JSON)
     assert (tmp_path / "out" / "given" / "black" / "results.json").exists()
     assert (tmp_path / "out" / "combined_black.png").stat().st_size > 0
 

@@ -1,4 +1,4 @@
-"""Tests for channelae/plots.py on a synthetic results directory (no model, no simulation: fast)."""
+"""Tests for channelae/plots/ on a synthetic results directory (no model, no simulation: fast)."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ from PIL import Image
 
 from channelae import plots
 from channelae.curves import aaddc
-from channelae.io import atomic_write_json
-from channelae.report import load_results
+from channelae.plots import dd_curves, style
+from channelae.results import Budget, Curve, LatentBars, MetricInfo, Results, load
 
 ALL = {"dd_curves.png", "heatmap.png", "images.png", "latent_bars.png", "tsne.png"}
 
 
-def _curve_block(mean: np.ndarray, half: float) -> dict[str, Any]:
-    return {"mean": mean.tolist(), "lo": (mean - half).tolist(), "hi": (mean + half).tolist()}
+def _curve_block(mean: np.ndarray, half: float) -> Curve:
+    return Curve(mean=mean.tolist(), lo=(mean - half).tolist(), hi=(mean + half).tolist())
 
 
 def make_results_dir(
@@ -34,8 +34,8 @@ def make_results_dir(
     samples: bool = True,
     d: int = 6,
 ) -> Path:
-    """A results directory shaped like ``simulate``'s output: results.json (strict JSON, written and read back
-    the way simulate and report do) plus samples.safetensors and per_image.safetensors."""
+    """A results directory shaped like ``simulate``'s output: results.json (saved and read back through
+    channelae.results, as simulate and report do) plus samples.safetensors and per_image.safetensors."""
     from safetensors.numpy import save_file
 
     rng = np.random.default_rng(0)
@@ -43,10 +43,10 @@ def make_results_dir(
     e = np.asarray(eps)
     snr_factor = np.array([1.0 if math.isinf(s) else s / 20.0 + 0.5 for s in snr])[:, None]
     links = ("jammer", "noise") if jammer else ("link",)
-    curves: dict[str, dict[str, Any]] = {}
+    curves: dict[str, dict[str, Curve]] = {}
     area: dict[str, dict[str, Any]] = {}
     per_image: dict[str, np.ndarray] = {}
-    for li, ln in enumerate(links):
+    for ln in links:
         slope = 0.6 if ln == "jammer" else 0.2
         ssim = np.clip(0.8 * snr_factor - slope * e[None, :], 0.0, 1.0)  # [S, E], crosses 0.4 at 10 dB
         mse = 0.1 * (1.0 - ssim)
@@ -56,28 +56,29 @@ def make_results_dir(
         curves[ln] = {"ssim": _curve_block(ssim, 0.03), "mse": _curve_block(mse, 0.003)}
         if E >= 2:
             area[ln] = {"ssim": aaddc(e, ssim, 0.4, True).tolist(), "mse": aaddc(e, mse, 0.05, False).tolist()}
-    curves[links[0]]["mse"]["lo"][0][0] = math.nan  # non-finite values survive the strict-JSON round trip
+    curves[links[0]]["mse"].lo[0][0] = math.nan  # non-finite values survive the strict-JSON round trip
     hi = E - 1
-    results: dict[str, Any] = {
-        "snr_db": list(snr),
-        "budget": {"eps": list(eps), "jsr_db": [-math.inf, *([-30.0] * (E - 1))], "highlight": eps[hi],
-                   "highlight_index": hi},
-        "metrics": {"ssim": {"higher_is_better": True, "limit": 0.4, "unit": ""},
-                    "mse": {"higher_is_better": False, "limit": 0.05, "unit": ""}},
-        "curves": curves,
-        "aaddc": area,
-        "breaking_budget": {ln: {"ssim": {"eps": [math.inf] * S, "jsr_db": [math.inf] * S}} for ln in links},
-        "latent_bars": ({"snr_db": snr[0], "eps": eps[hi], "z_abs": rng.random(d).tolist(),
-                         "z_adv_abs": rng.random(d).tolist(), "delta_abs": (0.1 * rng.random(d)).tolist()}
-                        if latent_bars else {}),
-        "channel": "awgn+pgd-jammer" if jammer else "awgn",
-        "control": "awgn+noise-jammer" if jammer else None,
-        "reference": "input",
-        "dataset": "synthetic",
-        "n_images": N,
-    }
+    results = Results(
+        snr_db=list(snr),
+        budget=Budget(eps=list(eps), jsr_db=[-math.inf, *([-30.0] * (E - 1))], highlight=eps[hi],
+                      highlight_index=hi),
+        metrics={"ssim": MetricInfo(higher_is_better=True, limit=0.4),
+                 "mse": MetricInfo(higher_is_better=False, limit=0.05)},
+        metric_order=["ssim", "mse"],
+        link_order=list(links),
+        curves=curves,
+        aaddc=area,
+        latent_bars=(LatentBars(snr_db=snr[0], eps=eps[hi], z_abs=rng.random(d).tolist(),
+                                z_adv_abs=rng.random(d).tolist(), delta_abs=(0.1 * rng.random(d)).tolist())
+                     if latent_bars else None),
+        channel="awgn+pgd-jammer" if jammer else "awgn",
+        control="awgn+noise-jammer" if jammer else None,
+        reference="input",
+        dataset="synthetic",
+        n_images=N,
+    )
     root.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(root / "results.json", results)
+    results.save(root)
     save_file({k: v.astype(np.float64) for k, v in per_image.items()}, str(root / "per_image.safetensors"))
     if samples:
         k = min(8, N)
@@ -107,7 +108,7 @@ def _check_pngs(paths: list[Path], expected: set[str]) -> None:
 
 def test_render_all_plots(tmp_path: Path) -> None:
     d = make_results_dir(tmp_path / "res")
-    written = plots.render_plots(d, load_results(d))
+    written = plots.render_plots(d, load(d))
     _check_pngs(written, ALL)
 
 
@@ -129,16 +130,16 @@ def test_single_budget_and_no_latent_bars_are_skipped(tmp_path: Path) -> None:
     d = make_results_dir(tmp_path / "link", eps=(0.0,), jammer=False, latent_bars=False)
     for stale in ("dd_curves.png", "latent_bars.png"):  # plots of an earlier run into the same directory
         (d / stale).write_bytes(b"old")
-    written = plots.render_plots(d, load_results(d))
+    written = plots.render_plots(d, load(d))
     _check_pngs(written, {"heatmap.png", "images.png", "tsne.png"})
     assert not (d / "dd_curves.png").exists() and not (d / "latent_bars.png").exists()
 
 
 def test_few_images_and_missing_samples(tmp_path: Path) -> None:
     few = make_results_dir(tmp_path / "few", n_images=4)
-    _check_pngs(plots.render_plots(few, load_results(few)), ALL - {"tsne.png"})
+    _check_pngs(plots.render_plots(few, load(few)), ALL - {"tsne.png"})
     bare = make_results_dir(tmp_path / "bare", samples=False)
-    _check_pngs(plots.render_plots(bare, load_results(bare)), {"dd_curves.png", "heatmap.png",
+    _check_pngs(plots.render_plots(bare, load(bare)), {"dd_curves.png", "heatmap.png",
                                                                "latent_bars.png"})
 
 
@@ -184,24 +185,24 @@ def test_aaddc_region_matches_curves_aaddc_on_random_curves() -> None:
 def test_dd_curves_panel_shades_the_jammer_curve(tmp_path: Path) -> None:
     """In the rendered figure, each panel's shaded polygon has the area of the jammer curve's AADDC."""
     d = make_results_dir(tmp_path / "dd")
-    res = load_results(d)
-    fig = plots._dd_curves(res)
+    res = load(d)
+    fig = dd_curves.build(res)
     assert fig is not None
-    eps = np.asarray(res["budget"]["eps"])
+    eps = res.budget.grid()
     axes = fig.axes
-    order = plots._metrics(res)
+    order = style.ordered_metrics(res)
     assert order == ["ssim", "mse"]
-    S = len(res["snr_db"])
+    S = len(res.snr_db)
     for mi, m in enumerate(order):
-        spec = res["metrics"][m]
+        spec = res.metrics[m]
         for si in range(S):
             ax = axes[mi * S + si]
             shaded = [c for c in ax.collections if c.get_label().startswith("AADDC")]
             assert len(shaded) == 1
-            mean = np.asarray(res["curves"]["jammer"][m]["mean"][si])
-            want = float(aaddc(eps, mean, spec["limit"], spec["higher_is_better"]))
+            mean = np.asarray(res.curves["jammer"][m].mean[si])
+            want = float(aaddc(eps, mean, spec.limit, spec.higher_is_better))
             assert plots.polygon_area(shaded[0]) == pytest.approx(want, abs=1e-9)
-            assert f"AADDC = {res['aaddc']['jammer'][m][si]:.4g}" in ax.get_title()
+            assert f"AADDC = {res.aaddc['jammer'][m][si]:.4g}" in ax.get_title()
 
 
 def test_pick_budgets() -> None:

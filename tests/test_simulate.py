@@ -171,6 +171,18 @@ def test_results_csv_has_a_row_per_point(main_run: dict) -> None:
         assert float(r["mean"]) == pytest.approx(stored, rel=1e-7)
 
 
+def test_results_file_round_trips_through_the_typed_object(main_run: dict) -> None:
+    """channelae.results reads what simulate wrote and writes it back byte for byte (schema version 1)."""
+    from channelae.results import SCHEMA_VERSION, load
+
+    text = (main_run["out"] / "results.json").read_text(encoding="utf-8")
+    res = load(main_run["out"])
+    assert res.to_json() == text
+    assert main_run["results"]["schema_version"] == SCHEMA_VERSION
+    assert res.links == ["jammer", "noise"] and res.metric_names == ["ssim", "mse"]
+    assert (main_run["out"] / "results.csv").read_text() == res.to_csv()
+
+
 def test_stdout_has_one_table_per_snr(main_run: dict) -> None:
     text = main_run["stdout"]
     for label in ("SNR 0 dB", "SNR 10 dB", "SNR 20 dB"):
@@ -280,7 +292,8 @@ def chunk_spy(monkeypatch: pytest.MonkeyPatch):
 def _sim(cfg, out: Path, ckpt: Path) -> dict:
     from channelae.simulate import simulate
 
-    simulate(cfg, out, checkpoint=ckpt, device="cpu", progress=False, command="test")
+    res = simulate(cfg, out, checkpoint=ckpt, device="cpu", progress=False, command="test")
+    assert res.to_json() == (out / "results.json").read_text(encoding="utf-8")  # returns what it wrote
     return without_created(load_json(out))
 
 
