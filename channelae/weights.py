@@ -12,12 +12,13 @@ file follows it too). A download that fails the check, or breaks off, leaves no 
 ``.partial`` file and only moves it into place once verified).
 
 The LPIPS linear-layer weights (a few kB) are not fetched: they ship inside the ``lpips`` package (and
-torchmetrics), see :func:`channelae.metrics.lpips.lpips_lin_weights_path`.
+torchmetrics), see :func:`shipped_lpips_lin_weights`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ __all__ = [
     "fetch_weights",
     "hub_checkpoints_dir",
     "missing_weights_message",
+    "shipped_lpips_lin_weights",
     "weight_file",
     "weights_status",
 ]
@@ -145,6 +147,18 @@ def missing_weights_message(name: str, metric: str, *, purpose: str = "metric") 
             f"or set TORCH_HOME to a cache that has it, or leave '{metric}' out of --metrics")
 
 
+def shipped_lpips_lin_weights(net: str) -> Path | None:
+    """The LPIPS v0.1 linear-layer weights of ``net`` (``alex``, ``vgg``) shipped inside the ``lpips`` package,
+    or torchmetrics' byte-identical copy; ``None`` when neither is installed (packages are located, not imported)."""
+    for package, sub in (("lpips", ("weights", "v0.1")), ("torchmetrics", ("functional", "image", "lpips_models"))):
+        spec = importlib.util.find_spec(package)
+        for root in (spec.submodule_search_locations or []) if spec else []:
+            path = Path(root).joinpath(*sub, f"{net}.pth")
+            if path.is_file():
+                return path
+    return None
+
+
 @dataclass(frozen=True)
 class WeightStatus:
     """Whether a weight file is on this machine.
@@ -173,10 +187,8 @@ def weights_status() -> list[WeightStatus]:
         present = p.is_file()
         rows.append(WeightStatus(spec.name, spec.file, p, present, p.stat().st_size if present else None,
                                  spec.used_for))
-    from channelae.metrics.lpips import lpips_lin_weights_path
-
     for net in ("alex", "vgg"):
-        p = lpips_lin_weights_path(net)
+        p = shipped_lpips_lin_weights(net)
         rows.append(WeightStatus(
             f"lpips-lin-{net}", f"{net}.pth", p, p is not None, p.stat().st_size if p is not None else None,
             f"LPIPS({net}) linear layers", fetchable=False,

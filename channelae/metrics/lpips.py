@@ -43,7 +43,7 @@ from channelae.metrics.base import (
     check_images,
     hub_checkpoint_path,
 )
-from channelae.weights import WEIGHT_FILES, missing_weights_message
+from channelae.weights import WEIGHT_FILES, missing_weights_message, shipped_lpips_lin_weights
 
 __all__ = [
     "LPIPS",
@@ -100,17 +100,7 @@ def lpips_backbone_path(net: str) -> Path:
 
 def lpips_lin_weights_path(net: str) -> Path | None:
     """The LPIPS v0.1 linear-layer weights shipped with ``lpips`` (or torchmetrics); ``None`` if neither."""
-    check_one_of(net, LPIPS_NETS, "--lpips-net")
-    for package, sub in (
-        ("lpips", ("weights", "v0.1")),
-        ("torchmetrics", ("functional", "image", "lpips_models")),
-    ):
-        spec = importlib.util.find_spec(package)  # top-level: locates without importing
-        for root in (spec.submodule_search_locations or []) if spec else []:
-            path = Path(root).joinpath(*sub, f"{net}.pth")
-            if path.is_file():
-                return path
-    return None
+    return shipped_lpips_lin_weights(check_one_of(net, LPIPS_NETS, "--lpips-net"))
 
 
 def lpips_unavailable_reason(net: str, purpose: str = "metric") -> str | None:
