@@ -303,9 +303,11 @@ def epoch_line(log: dict[str, float], epochs: int, seconds_left: float | None = 
     regs = [f"{k} {log[k]:.4g}" for k in parts if not k.endswith("_mse")]
     if "reg" in log and len(regs) != 1:
         regs.append(f"reg {log['reg']:.4g}")
-    inner = ", ".join([f"recon MSE {log['mse']:.4g}", *regs] if "mse" in log else regs)
     text = f"epoch {int(log['epoch'])}/{epochs}: loss {log.get('loss', float('nan')):.4g}"
-    text += f" ({inner})" if inner else ""
+    if regs:
+        text += " (" + ", ".join([f"recon MSE {log['mse']:.4g}", *regs] if "mse" in log else regs) + ")"
+    elif "mse" in log:  # no regulariser (plain AE): the loss is the reconstruction MSE
+        text = text.replace(": loss ", ": loss = recon MSE ")
     hooks = {"adv": "adversarial", "noi": "noise"}  # hardening's "<kind[:3]>_mse" terms
     text += "".join(f", {hooks.get(k[:-4], k[:-4])} recon MSE {log[k]:.4g}" for k in parts if k.endswith("_mse"))
     if "val_mse" in log:

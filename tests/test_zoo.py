@@ -166,7 +166,7 @@ def test_epoch_line_is_readable() -> None:
     tc = {"epoch": 1, "loss": 0.1, "mse": 0.05, "mi": 0.1, "tc": 0.2, "dwkl": 0.3, "reg": 0.6, "adv_mse": 0.07}
     assert epoch_line(tc, 3) == ("epoch 1/3: loss 0.1 (recon MSE 0.05, mi 0.1, tc 0.2, dwkl 0.3, reg 0.6), "
                                  "adversarial recon MSE 0.07")
-    assert epoch_line({"epoch": 1, "loss": 0.1, "mse": 0.1}, 1) == "epoch 1/1: loss 0.1 (recon MSE 0.1)"
+    assert epoch_line({"epoch": 1, "loss": 0.1, "mse": 0.1}, 1) == "epoch 1/1: loss = recon MSE 0.1"  # plain AE
 
 
 def test_training_prints_epoch_lines_without_source_locations(tmp_path: Path, capsys) -> None:
