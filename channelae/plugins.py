@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from channelae.errors import UsageError
+from channelae.registry import DuplicateNameError
 
 __all__ = ["load_plugins", "plugins_from_env"]
 
@@ -24,24 +25,41 @@ def plugins_from_env() -> list[str]:
 
 
 def load_plugins(items: list[str]) -> None:
-    """Import each plugin: a ``.py`` file path or an importable module name."""
+    """Import each plugin: a ``.py`` file path or an importable module name.
+
+    :raises UsageError: for a missing file or module, or a plugin registering a name that is taken (e.g. a
+        built-in channel's).
+    """
     for item in items:
-        if item.endswith(".py") or os.sep in item:
-            path = Path(item)
-            if not path.is_file():
-                raise UsageError(f"no plugin file at {path}", "--plugin")
-            name = f"channelae_plugin_{path.stem}"
-            if name in sys.modules:
-                continue
-            spec = importlib.util.spec_from_file_location(name, path)
-            if spec is None or spec.loader is None:
-                raise UsageError(f"cannot import {path}", "--plugin")
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[name] = module
+        try:
+            _load(item)
+        except DuplicateNameError as exc:
+            raise UsageError(f"plugin {item}: {exc}; choose another name", "--plugin") from None
+
+
+def _load(item: str) -> None:
+    if item.endswith(".py") or os.sep in item:
+        path = Path(item)
+        if not path.is_file():
+            raise UsageError(f"no plugin file at {path}", "--plugin")
+        name = f"channelae_plugin_{path.stem}"
+        if name in sys.modules:
+            return
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise UsageError(f"cannot import {path}", "--plugin")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
             spec.loader.exec_module(module)
-        else:
-            try:
-                importlib.import_module(item)
-            except ModuleNotFoundError:
-                raise UsageError(f"no plugin module {item!r} (give a .py file or an importable module)",
-                                 "--plugin") from None
+        except BaseException:
+            del sys.modules[name]  # a failed plugin is not half-loaded for the next attempt
+            raise
+    else:
+        try:
+            importlib.import_module(item)
+        except ModuleNotFoundError as exc:
+            if exc.name != item:  # the plugin itself imports something missing: its own error
+                raise
+            raise UsageError(f"no plugin module {item!r} (give a .py file or an importable module)",
+                             "--plugin") from None

@@ -27,9 +27,13 @@ from typing import Any, Generic, TypeVar
 
 from channelae.errors import UsageError
 
-__all__ = ["Registry"]
+__all__ = ["DuplicateNameError", "Registry"]
 
 T = TypeVar("T")
+
+
+class DuplicateNameError(ValueError):
+    """A name registered (or declared) twice for different objects."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,7 @@ class Registry(Generic[T]):
         :param target: ``"package.module:attr"`` (the object is ``attr`` of the module, unless importing the
             module registers ``name`` itself, which must then be that same object) or ``"package.module"``
             (importing the module must register ``name``, e.g. through a decorator).
-        :raises ValueError: when ``name`` is already registered or declared for something else.
+        :raises DuplicateNameError: when ``name`` is already registered or declared for something else.
         """
         module, _, attr = target.partition(":")
         if not module:
@@ -72,7 +76,7 @@ class Registry(Generic[T]):
         entry = _Lazy(module, attr or None)
         current = self._items.get(name)
         if current is not None and current != entry:
-            raise ValueError(f"{self.kind} {name!r} is already registered")
+            raise DuplicateNameError(f"{self.kind} {name!r} is already registered")
         self._items[name] = entry
 
     def register(self, name: str) -> Callable[[T], T]:
@@ -80,15 +84,17 @@ class Registry(Generic[T]):
 
         A name declared with :meth:`register_lazy` may only be registered by the module it was declared for
         (which happens when that module is imported).
+
+        :raises DuplicateNameError: when ``name`` is already taken by another object.
         """
 
         def deco(obj: T) -> T:
             current = self._items.get(name)
             if isinstance(current, _Lazy):
                 if current.module not in sys.modules:  # not the declared module registering itself
-                    raise ValueError(f"{self.kind} {name!r} is already registered (by {current.target})")
+                    raise DuplicateNameError(f"{self.kind} {name!r} is already registered (by {current.target})")
             elif name in self._items and current is not obj:
-                raise ValueError(f"{self.kind} {name!r} is already registered")
+                raise DuplicateNameError(f"{self.kind} {name!r} is already registered")
             self._items[name] = obj
             return obj
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from channelae.errors import UsageError
-from channelae.registry import Registry
+from channelae.registry import DuplicateNameError, Registry
 
 
 @pytest.fixture
@@ -113,13 +113,13 @@ def test_plugin_registers_after_lazy_entries_and_conflicts_are_refused(plugin_pk
         pass
 
     assert reg.names() == ["beta", "mine"] and reg.get("mine") is Mine
-    with pytest.raises(ValueError, match="already registered"):  # someone else claiming a declared name
+    with pytest.raises(DuplicateNameError, match="already registered"):  # someone else claiming a declared name
         reg.add("beta", object())
-    with pytest.raises(ValueError, match="already registered"):
+    with pytest.raises(DuplicateNameError, match="already registered"):
         reg.register_lazy("beta", f"{mod}:Other")
-    with pytest.raises(ValueError, match="already registered"):
+    with pytest.raises(DuplicateNameError, match="already registered"):
         reg.register_lazy("mine", f"{mod}:Beta")
-    with pytest.raises(ValueError, match="already registered"):
+    with pytest.raises(DuplicateNameError, match="already registered"):
         reg.add("mine", object())
     reg.add("mine", Mine)  # registering the same object again is fine
     with pytest.raises(ValueError, match="module"):
@@ -200,3 +200,34 @@ def test_registry_names_import_no_torch() -> None:
     assert {"swt-vae", "kld-vae"} <= set(out["names"]["models"])
     assert {"ssim", "psnr", "mse", "lpips", "fid"} == set(out["names"]["metrics"])
     assert "mnist-5k" in out["names"]["datasets"]
+
+
+def test_plugin_adds_names_and_a_taken_name_is_one_line(tmp_path: Path) -> None:
+    from _cli import run_cli
+
+    from channelae.channels import CHANNELS
+
+    good = tmp_path / f"good_{uuid.uuid4().hex[:6]}.py"
+    good.write_text(textwrap.dedent("""
+        from channelae.channels import CHANNELS
+        from channelae.channels.base import Channel
+
+        @CHANNELS.register("my-test-channel")
+        class MyTest(Channel):
+            def apply(self, state, snr_db=None, *, tail=None, generator=None):
+                return state
+        """))
+    taken = tmp_path / f"taken_{uuid.uuid4().hex[:6]}.py"
+    taken.write_text("from channelae.channels import CHANNELS\n\nCHANNELS.add('awgn', object())\n")
+    try:
+        code, stdout, stderr = run_cli(["--plugin", good, "list"])
+        assert code == 0, stderr
+        assert "my-test-channel" in stdout and "awgn" in stdout
+        code, _, stderr = run_cli(["--plugin", taken, "list"])
+        assert code == 2
+        assert stderr.startswith(f"error: --plugin: plugin {taken}: channel 'awgn' is already registered")
+        assert stderr.count("\n") == 1
+    finally:
+        CHANNELS.unregister("my-test-channel")
+        for m in [m for m in sys.modules if m.startswith("channelae_plugin_good_")]:
+            del sys.modules[m]
