@@ -102,7 +102,7 @@ def test_wrong_hash_fails_and_leaves_no_file(tmp_path: Path, monkeypatch: pytest
 
 def test_damaged_existing_file_is_not_silently_kept_or_replaced(tmp_path: Path) -> None:
     payload = b"good weights"
-    src, digest = _source(tmp_path, payload)
+    src, _ = _source(tmp_path, payload)
     spec = WeightFile("tiny", src.name, src.as_uri(), "a test file", "tests", 0.0)
     spec.path.parent.mkdir(parents=True)
     spec.path.write_bytes(b"damaged")
