@@ -23,7 +23,7 @@ Run::
 
 ``--tree DIR`` measures the ``channelae`` package of another checkout (e.g. a ``git worktree`` of an older
 commit; its ``channels/`` folder must also be reachable as ``channelae/channels``, e.g. through a symlink) by
-putting DIR first on ``PYTHONPATH`` and running ``python -m channelae.cli``.
+putting DIR first on ``PYTHONPATH`` and running ``python -m channelae.cli`` in DIR.
 """
 
 from __future__ import annotations
@@ -81,6 +81,8 @@ def main() -> None:
     if args.tree is not None:
         env["PYTHONPATH"] = os.pathsep.join([str(args.tree.resolve()), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     cmds = commands(args.tree)
+    # `python -m` and `-c` put the working directory first on sys.path: run where the measured package is
+    cwd = args.tree.resolve() if args.tree is not None else Path.home()
     load0 = load_average()
     print(f"CPU: {cpu_model()}, {os.cpu_count()} cores; Python {platform.python_version()}; "
           f"load {load0} before")
@@ -91,7 +93,7 @@ def main() -> None:
     for _ in range(args.repeats):
         for name, argv in cmds:
             t0 = time.perf_counter()
-            proc = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+            proc = subprocess.run(argv, capture_output=True, text=True, env=env, check=False, cwd=cwd)
             times[name].append(time.perf_counter() - t0)
             first = (proc.stderr.strip() or proc.stdout.strip()).splitlines()
             outcome[name] = f"exit {proc.returncode}" + (f": {first[0][:70]}" if proc.returncode and first else "")
