@@ -79,6 +79,8 @@ _Device = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N (no silent
 _Seed = Annotated[int, typer.Option(help="Seed for initialisation, shuffling, noise and attacks.")]
 _DataDir = Annotated[Path | None, typer.Option(help="Directory searched first for data sets.", show_default="none: $CHANNELAE_DATA, the cache, /usr/share/datasets")]
 _Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+_PlotFormat = Annotated[str, typer.Option("--plot-format", help="Plot file formats: comma list of png, pdf, svg (pdf and svg are vector, for papers).")]
+_Tsne = Annotated[bool, typer.Option("--tsne", help="Also draw the t-SNE plot of clean vs received latents, coloured by class (takes seconds).")]
 
 
 @app.command()
@@ -161,10 +163,13 @@ def simulate(
     seed: _Seed = 0,
     device: _Device = "auto",
     data_dir: _DataDir = None,
-    no_plots: Annotated[bool, typer.Option("--no-plots", help="Skip the PNG plots.")] = False,
+    no_plots: Annotated[bool, typer.Option("--no-plots", help="Skip the plots.")] = False,
+    plot_format: _PlotFormat = "png",
+    tsne: _Tsne = False,
     quiet: _Quiet = False,
 ) -> None:
     """Simulate the link over SNR × jammer budget; print tables, write results.json/csv and plots."""
+    formats = _plot_formats(plot_format)
     _check_simulate_args(channel=channel, eps=eps, jsr_db=jsr_db, snr_db=snr_db, metrics=metrics, limit=limit,
                          channel_option=channel_option, dataset=dataset, checkpoint=checkpoint, target=target)
     model, distance, mode, eot, restarts, placement, k_db, block_length = _given(
@@ -195,7 +200,7 @@ def simulate(
     if not no_plots:
         from channelae.plots import render_plots
 
-        paths = render_plots(out, results)
+        paths = render_plots(out, results, formats=formats, tsne=tsne)
         typer.echo(f"plots: {', '.join(p.name for p in paths)}")
     typer.echo(f"results: {out / 'results.json'}")
 
@@ -208,10 +213,13 @@ def run_cmd(
     out: Annotated[Path | None, typer.Option(help="Results directory.", show_default="results/NAME-DATASET")] = None,
     device: _Device = "auto",
     data_dir: _DataDir = None,
-    no_plots: Annotated[bool, typer.Option("--no-plots", help="Skip the per-simulation PNG plots (the combined DD-curves are still written).")] = False,
+    no_plots: Annotated[bool, typer.Option("--no-plots", help="Skip the per-simulation plots (the combined DD-curves are still written).")] = False,
+    plot_format: _PlotFormat = "png",
+    tsne: _Tsne = False,
     quiet: _Quiet = False,
 ) -> None:
     """Run an experiment config: train what is missing (cached), simulate, write a combined table."""
+    formats = _plot_formats(plot_format)
     from rich.console import Console
     from rich.markdown import Markdown
 
@@ -219,7 +227,7 @@ def run_cmd(
 
     cfg = load_config(config, dataset=dataset)
     summary = run_experiment(cfg, out, quick=quick, device=device, progress=not quiet, data_dir=data_dir,
-                             plots=not no_plots)
+                             plots=not no_plots, plot_formats=formats, tsne=tsne)
     Console().print(Markdown(summary_markdown(summary)))
 
 
@@ -227,13 +235,23 @@ def run_cmd(
 def report_cmd(
     results_dir: Annotated[Path, typer.Argument(help="A directory written by `channelae simulate`.")],
     no_plots: Annotated[bool, typer.Option("--no-plots", help="Only print the tables.")] = False,
+    plot_format: _PlotFormat = "png",
+    tsne: _Tsne = False,
 ) -> None:
     """Re-render tables and plots from results.json without recomputing."""
+    formats = _plot_formats(plot_format)
     from channelae import report
 
-    paths = report.render(results_dir, plots=not no_plots)
+    paths = report.render(results_dir, plots=not no_plots, formats=formats, tsne=tsne)
     if paths:
         typer.echo(f"plots: {', '.join(p.name for p in paths)}")
+
+
+def _plot_formats(text: str) -> tuple[str, ...]:
+    """``--plot-format`` checked before any work (one usage-error line for an unknown format)."""
+    from channelae.plots.style import check_formats
+
+    return check_formats(text, "--plot-format")
 
 
 def _value(choice: Any) -> Any:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -240,19 +241,22 @@ def _model_checkpoint(cfg: ExperimentConfig, m: ModelSpec, *, quick: bool, progr
 
 def run_experiment(cfg: ExperimentConfig, out: str | os.PathLike[str] | None = None, *, quick: bool = False,
                    device: str = "auto", progress: bool = True, data_dir: Any = None,
-                   metric_overrides: dict[str, Any] | None = None, plots: bool = True) -> dict[str, Any]:
+                   metric_overrides: dict[str, Any] | None = None, plots: bool = True,
+                   plot_formats: Sequence[str] = ("png",), tsne: bool = False) -> dict[str, Any]:
     """Train (cached), simulate every model × simulation, write ``summary.json``/``summary.md``; return it.
 
     Each simulation goes to ``<out>/<model>/<simulation>/`` (:func:`run_dir`). With ``plots`` every simulation
-    folder also gets the ``simulate`` plots (DD-curves per SNR, heat-map, images, Eq. 7 bars, t-SNE); the
-    combined DD-curve plots of all models are always written.
+    folder also gets the ``simulate`` plots (DD-curves per SNR, heat-map, images, Eq. 7 bars; t-SNE with
+    ``tsne``); the combined DD-curve plots of all models are always written. ``plot_formats``: any of ``png``,
+    ``pdf``, ``svg`` (checked before anything runs).
     """
     from channelae.io import atomic_write_text
-    from channelae.plots import render_combined, render_plots
+    from channelae.plots import check_formats, render_combined, render_plots
     from channelae.progress import stderr_console
     from channelae.results import write_json
     from channelae.simulate import simulate
 
+    plot_formats = check_formats(plot_formats)
     outp = Path(out) if out is not None else Path("results") / f"{cfg.name}-{cfg.dataset}{'-quick' if quick else ''}"
     rows = []
     runs: dict[str, dict[str, Results]] = {sim.label: {} for sim in cfg.simulations}
@@ -266,7 +270,7 @@ def run_experiment(cfg: ExperimentConfig, out: str | os.PathLike[str] | None = N
                            progress=progress, command=f"channelae run {cfg.path}{' --quick' if quick else ''}",
                            metric_overrides=metric_overrides)
             if plots:
-                render_plots(where, res)
+                render_plots(where, res, formats=plot_formats, tsne=tsne)
             runs[sim.label][m.label] = res
             rows.extend(_summary_rows(m.label, sim.label, res))
     summary = {"name": cfg.name, "dataset": cfg.dataset, "quick": quick, "claim": cfg.claim,
@@ -274,8 +278,8 @@ def run_experiment(cfg: ExperimentConfig, out: str | os.PathLike[str] | None = N
     write_json(outp / "summary.json", summary)
     atomic_write_text(outp / "summary.md", summary_markdown(summary))
     for sim_label, by_model in runs.items():
-        render_combined(outp / f"combined_{_slug(sim_label)}.png", by_model, title=f"{cfg.name} — {sim_label}",
-                        dataset=cfg.dataset)
+        render_combined(outp / f"combined_{_slug(sim_label)}", by_model, title=f"{cfg.name} — {sim_label}",
+                        dataset=cfg.dataset, formats=plot_formats)
     return summary
 
 

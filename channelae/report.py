@@ -74,12 +74,17 @@ def _summary_row(label: str, results: Results, links: Sequence[str], metrics: Se
     return row
 
 
-def render(results_dir: str | os.PathLike[str], console: Console | None = None, plots: bool = True) -> list[Path]:
-    """Print the tables and (re)write the plots of a results directory; returns the plot paths."""
+def render(results_dir: str | os.PathLike[str], console: Console | None = None, plots: bool = True, *,
+           formats: Sequence[str] = ("png",), tsne: bool = False) -> list[Path]:
+    """Print the tables and (re)write the plots of a results directory; returns the plot paths.
+
+    :param formats: plot file formats (``png``, ``pdf``, ``svg``); ``tsne``: also the t-SNE plot (seconds);
+        see :func:`channelae.plots.render_plots`.
+    """
     res = load(results_dir)
     print_tables(res, console)
     if not plots:
         return []
     from channelae.plots import render_plots
 
-    return render_plots(Path(results_dir), res)
+    return render_plots(Path(results_dir), res, formats=formats, tsne=tsne)

@@ -509,7 +509,12 @@ def load(path: str | os.PathLike[str]) -> Results:
 
 
 def read_samples(results_dir: str | os.PathLike[str]) -> dict[str, np.ndarray] | None:
-    """``samples.safetensors`` of a results directory as float64 arrays, or ``None`` when absent."""
+    """``samples.safetensors`` of a results directory as float64 arrays, or ``None`` when absent.
+
+    Keys (``k`` ≤ 8 images for the image grid, ``N`` all evaluated images): ``inputs``, ``clean``
+    ``[k, C, H, W]``; ``{link}.samples`` ``[S, E, k, C, H, W]``; ``z`` and ``{link}.z_hat_highlight`` ``[N, d]``;
+    ``labels`` ``[N]`` class labels (absent for data sets without classes and for older results).
+    """
     f = Path(results_dir) / SAMPLES_NAME
     if not f.exists():
         return None

@@ -536,7 +536,8 @@ def simulate(
     Side files: ``per_image.safetensors`` (``{link}.{metric}`` float64 ``[S, E, N]``) and
     ``samples.safetensors``: ``inputs``/``clean`` ``[k, C, H, W]`` and ``{link}.samples``
     ``[S, E, k, C, H, W]`` for the first k ≤ 8 images, ``z`` ``[N, d]`` clean latents and
-    ``{link}.z_hat_highlight`` ``[N, d]`` received latents at the highest SNR and the highlighted budget.
+    ``{link}.z_hat_highlight`` ``[N, d]`` received latents at the highest SNR and the highlighted budget,
+    ``labels`` int64 ``[N]`` class labels (when the data set has them).
     """
     from channelae.data import dataset_info, load_dataset
 
@@ -566,7 +567,7 @@ def simulate(
     results = replace(stats, channel=config.channel, control=plan.control, reference=config.reference,
                       dataset=src.dataset, n_images=len(data), skipped_metrics=metrics.skipped,
                       manifest=_manifest(config, src, weights_sha, command))
-    _write(outp, results, gathered, plan, list(links))
+    _write(outp, results, gathered, plan, list(links), labels=getattr(data, "labels", None))
     shutil.rmtree(partial, ignore_errors=True)
     return results
 
@@ -659,8 +660,12 @@ def _manifest(config: SimulationConfig, src: ModelSource, weights_sha: str, comm
     )
 
 
-def _write(outp: Path, results: Results, gathered: Gathered, plan: GridPlan, links: list[str]) -> None:
-    """``results.json``, ``results.csv``, ``samples.safetensors`` and ``per_image.safetensors``, atomically."""
+def _write(outp: Path, results: Results, gathered: Gathered, plan: GridPlan, links: list[str],
+           labels: Tensor | None) -> None:
+    """``results.json``, ``results.csv``, ``samples.safetensors`` and ``per_image.safetensors``, atomically.
+
+    :param labels: int64 ``[N]`` class labels of the evaluated images (stored for the t-SNE plot), or ``None``.
+    """
     from safetensors.torch import save_file
 
     from channelae.io import atomic_path, atomic_write_text
@@ -670,6 +675,8 @@ def _write(outp: Path, results: Results, gathered: Gathered, plan: GridPlan, lin
     samples = {k: v for k, v in gathered.first_chunk.items() if k.endswith("samples") or k in ("inputs", "clean")}
     hi = results.budget.highlight_index
     samples["z"] = gathered.z
+    if labels is not None and labels.shape == (gathered.z.shape[0],):
+        samples["labels"] = labels.to(torch.int64).cpu()
     top = int(torch.argmax(plan.snr_db))
     for lname in links:
         # latents at the highest SNR (noiseless when present) and the highlighted budget

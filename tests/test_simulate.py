@@ -183,6 +183,18 @@ def test_results_file_round_trips_through_the_typed_object(main_run: dict) -> No
     assert (main_run["out"] / "results.csv").read_text() == res.to_csv()
 
 
+def test_samples_hold_the_class_labels_of_the_evaluated_images(main_run: dict) -> None:
+    """The t-SNE plot colours by class: samples.safetensors stores the labels, aligned with ``z``."""
+    from safetensors.torch import load_file
+
+    from channelae.data import load_dataset
+
+    samples = load_file(str(main_run["out"] / "samples.safetensors"))
+    want = load_dataset("mnist-5k", "test", limit=8).labels
+    assert samples["labels"].dtype == torch.int64 and torch.equal(samples["labels"], want)
+    assert samples["z"].shape[0] == samples["labels"].shape[0] == 8
+
+
 def test_stdout_has_one_table_per_snr(main_run: dict) -> None:
     text = main_run["stdout"]
     for label in ("SNR 0 dB", "SNR 10 dB", "SNR 20 dB"):

@@ -19,11 +19,11 @@ from channelae.plots.style import (
     JAMMER_COLOR,
     NOISE_COLOR,
     UNITS_NOTE,
-    arr,
     figure,
     header,
     metric_label,
     ordered_metrics,
+    panel_grid,
 )
 from channelae.results import Results, snr_label
 
@@ -98,7 +98,11 @@ def polygon_area(collection: PolyCollection) -> float:
 
 
 def build(results: Results) -> Figure | None:
-    """The DD-curve figure of ``results``, or ``None`` for a single budget."""
+    """The DD-curve figure of ``results``, or ``None`` for a single budget.
+
+    Rows: metrics; columns: SNR points; y shared along a row (the SNR columns of one metric compare directly).
+    Panel titles give the AADDC of the jammer and of the noise control (metric × ε).
+    """
     eps = results.budget.grid()
     if eps.size < 2:
         return None
@@ -106,59 +110,63 @@ def build(results: Results) -> Figure | None:
     metrics = ordered_metrics(results)
     main, control = results.main_link, results.control_link
     highlight = results.budget.highlight
+    short = {main: "PGD" if results.link_title(main) == "PGD jammer" else results.link_title(main)}
+    if control:
+        short[control] = "noise"
     S, M = len(snr), len(metrics)
-    col_w = 3.3 if S <= 6 else max(1.8, 20.0 / S)
-    width = max(min(col_w * S, 40.0) + 0.6, 7.5)
-    fig = figure(width, 2.7 * M + 1.4)
-    axes = fig.subplots(M, S, squeeze=False, sharex=True)
+    panel_w, panel_h = (2.6, 1.9) if S <= 6 else (max(1.6, 16.0 / S), 1.7)
+    left, right, top, bottom, wspace, hspace = 0.75, 0.15, 0.95, 0.85, 0.15, 0.5
+    width = max(left + right + S * panel_w + (S - 1) * wspace, 6.0)
+    fig = figure(width, top + bottom + M * panel_h + (M - 1) * hspace)
+    axes = panel_grid(fig, M, S, left=left, right=right, top=top, bottom=bottom, wspace=wspace, hspace=hspace,
+                      sharex=True, sharey="row")
     handles: dict[str, Any] = {}
     for mi, m in enumerate(metrics):
         spec = results.metrics[m]
         hib, limit = spec.higher_is_better, float(spec.limit)
-        c_main = results.curve(main, m)
-        c_ctrl = results.curve(control, m) if control else None
-        areas = results.aaddc_of(main, m)
         for si, s in enumerate(snr):
             ax = axes[mi, si]
-            area_txt = ""
-            if c_main is not None:
-                mean, lo, hi = (a[si] for a in c_main.arrays())
-                if math.isfinite(limit):
-                    h = fill_aaddc(ax, eps, mean, limit, hib, label="AADDC area (intact side of L)")
-                    handles.setdefault("area", h)
-                h = ax.fill_between(eps, lo, hi, color=JAMMER_COLOR, alpha=0.15, linewidth=0,
-                                    label=f"{results.link_title(main)}: 95 % interval")
-                handles.setdefault("band", h)
-                (h,) = ax.plot(eps, mean, "-o", color=JAMMER_COLOR, markersize=3, linewidth=1.6,
-                               label=f"{results.link_title(main)}: mean")
-                handles.setdefault("main", h)
-                if areas is not None:
-                    area_txt = f"AADDC = {areas[si]:.4g}"
-            if c_ctrl is not None:
-                (h,) = ax.plot(eps, arr(c_ctrl.mean)[si], "--", color=NOISE_COLOR, linewidth=1.4,
-                               label=results.link_title(control))
-                handles.setdefault("ctrl", h)
+            areas = []
+            for link, color, style_ in ((main, JAMMER_COLOR, "-o"), (control, NOISE_COLOR, "--s")):
+                c = results.curve(link, m) if link else None
+                if c is None:
+                    continue
+                mean, lo, hi = (a[si] for a in c.arrays())
+                if link == main and math.isfinite(limit):
+                    handles.setdefault("area", fill_aaddc(ax, eps, mean, limit, hib,
+                                                          label=f"AADDC area ({short[link]}, intact side of L)"))
+                handles.setdefault(f"band_{link}", ax.fill_between(
+                    eps, lo, hi, color=color, alpha=0.15 if link == main else 0.12, linewidth=0,
+                    label=f"{results.link_title(link)}: 95 % interval"))
+                (h,) = ax.plot(eps, mean, style_, color=color, markersize=2.5, linewidth=1.4 if link == main else 1.2,
+                               label=f"{results.link_title(link)}: mean")
+                handles.setdefault(f"mean_{link}", h)
+                a = results.aaddc_of(link, m)
+                if a is not None:
+                    areas.append(f"{short[link]} {a[si]:.3g}")
             if math.isfinite(limit):
-                h = ax.axhline(limit, color="black", linestyle="-.", linewidth=1.0, label="limit line L")
-                handles.setdefault("limit", h)
+                handles.setdefault("limit", ax.axhline(limit, color="black", linestyle="-.", linewidth=0.9,
+                                                       label="limit line L"))
             if math.isfinite(highlight):
-                h = ax.axvline(highlight, color="0.4", linestyle=":", linewidth=1.2,
-                               label=f"highlighted ε = {highlight:g}")
-                handles.setdefault("hl", h)
+                handles.setdefault("hl", ax.axvline(highlight, color="0.4", linestyle=":", linewidth=1.0,
+                                                    label=f"highlighted ε = {highlight:g}"))
             ax.grid(True, alpha=0.3)
-            ax.tick_params(labelsize=8)
-            title = "\n".join(x for x in (snr_label(s) if mi == 0 else "", area_txt) if x)
-            if title:
-                ax.set_title(title, fontsize=9)
+            ax.tick_params(labelsize=7, length=2.5, pad=2)
+            ax.locator_params(nbins=4)
+            lines = [snr_label(s)] if mi == 0 else []
+            if areas:
+                lines.append("AADDC " + " · ".join(areas))
+            if lines:
+                ax.set_title("\n".join(lines), fontsize=8, pad=3)
             if si == 0:
-                ax.set_ylabel(f"{metric_label(results, m)}\n(L = {limit:g})", fontsize=9)
+                ax.set_ylabel(f"{metric_label(results, m)}, L = {limit:g}", fontsize=8)
             if mi == M - 1:
-                ax.set_xlabel("ε (latent L2 norm)", fontsize=9)
-    fig.suptitle(header(results, "DD-curves (mean quality vs jammer budget ε, per SNR)") + "\n" + UNITS_NOTE
-                 + "\nAADDC: area between the jammer curve and L on the intact side (shaded), in metric × ε",
-                 fontsize=10)
-    order = [k for k in ("main", "band", "ctrl", "limit", "area", "hl") if k in handles]
-    fig.legend([handles[k] for k in order], [handles[k].get_label() for k in order],
-               loc="outside lower center", ncol=max(1, min(len(order), int(width // 2.4))), fontsize=8,
-               frameon=False)
+                ax.set_xlabel("ε (latent L2 norm)", fontsize=8)
+    fig.suptitle(header(results, "DD-curves: mean quality vs jammer budget ε"), fontsize=9,
+                 y=1 - 0.06 / fig.get_figheight(), va="top")
+    order = [k for k in (f"mean_{main}", f"band_{main}", f"mean_{control}", f"band_{control}", "limit", "area",
+                         "hl") if k in handles]
+    fig.legend([handles[k] for k in order], [handles[k].get_label() for k in order], loc="lower center",
+               ncol=max(1, min(4, int(width // 2.2))), fontsize=7, frameon=False,
+               title=UNITS_NOTE + "; AADDC in metric × ε", title_fontsize=7)
     return fig

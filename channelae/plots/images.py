@@ -107,23 +107,24 @@ def build(results: Results, samples: dict[str, np.ndarray] | None,
     else:
         where = ""
     canvas, H, W, cell_h, cell_w = _mosaic([r[1] for r in rows], k)
-    scale = 1.0 / cell_w  # inches per pixel: 1 inch per column
-    left, right, top, bottom = 1.5, 0.1, 0.9, 0.1  # inches: fixed margins, the row labels sit in `left`
+    col = 0.75  # inches per image column
+    scale = col / cell_w  # inches per pixel
+    left, right, top, bottom = 1.3, 0.1, 0.65, 0.1  # inches: fixed margins, the row labels sit in `left`
     grid_h = len(rows) * cell_h * scale
-    width, height = max(k + left + right, 7.5), grid_h + top + bottom  # wide enough for the title
-    x0 = left + (width - k - left - right) / 2
-    fig = figure(width, height, layout=None)
-    ax = fig.add_axes((x0 / width, bottom / height, k / width, grid_h / height))
+    width, height = max(k * col + left + right, 6.5), grid_h + top + bottom  # wide enough for the title
+    x0 = left + (width - k * col - left - right) / 2
+    fig = figure(width, height)
+    ax = fig.add_axes((x0 / width, bottom / height, k * col / width, grid_h / height))
     ax.imshow(canvas, cmap="gray" if canvas.ndim == 2 else None, vmin=0.0, vmax=1.0, interpolation="nearest")
     ax.set_axis_off()
     for r, (label, _, vals) in enumerate(rows):
         y0 = r * cell_h + (cell_h - H)
-        ax.text(-0.08 * cell_w, y0 + H / 2, label, ha="right", va="center", fontsize=8, clip_on=False)
+        ax.text(-0.08 * cell_w, y0 + H / 2, label, ha="right", va="center", fontsize=7, clip_on=False)
         for c in range(k):
             if vals is not None and math.isfinite(float(vals[c])):
                 ax.text(c * cell_w + W / 2, y0 - 0.5, f"{float(vals[c]):.3g}", ha="center", va="bottom",
-                        fontsize=7)
+                        fontsize=6)
     note = f"; numbers: per-image {first_metric.upper()}" if first_metric and per_image else ""
-    fig.suptitle(header(results, "Reconstructions (columns: images)") + f"\n{where}{note}\n{UNITS_NOTE}",
-                 fontsize=9, y=1.0 - 0.08 / height, va="top")
+    fig.suptitle(header(results, "Reconstructions (columns: images)") + f"\n{where}{note}; {UNITS_NOTE}",
+                 fontsize=8, y=1.0 - 0.06 / height, va="top")
     return fig
