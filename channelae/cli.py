@@ -169,9 +169,9 @@ def simulate(
     quiet: _Quiet = False,
 ) -> None:
     """Simulate the link over SNR × jammer budget; print tables, write results.json/csv and plots."""
-    formats = _plot_formats(plot_format)
     _check_simulate_args(channel=channel, eps=eps, jsr_db=jsr_db, snr_db=snr_db, metrics=metrics, limit=limit,
                          channel_option=channel_option, dataset=dataset, checkpoint=checkpoint, target=target)
+    formats = _plot_formats(plot_format)  # after the checks that import nothing (numpy: ~0.2 s)
     model, distance, mode, eot, restarts, placement, k_db, block_length = _given(
         ctx, model=model, distance=distance, mode=mode, eot=eot, restarts=restarts, placement=placement,
         k_db=k_db, block_length=block_length)
