@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 
 from channelae.channels import CHANNELS
-from channelae.channels.base import Channel, ChannelState, Tail, snr_for
+from channelae.channels.base import Channel, ChannelState, Tail, draw_shape, snr_for
 from channelae.definitions import snr_db_to_n0
 
 __all__ = ["AWGN", "add_awgn", "check_complex", "complex_normal", "link_n0"]
@@ -94,8 +94,11 @@ def add_awgn(
     """Add ``w ~ CN(0, N0)`` at ``snr_db`` (dB, Es/N0 per complex symbol) to ``state.y``; ``no += N0``.
 
     ``y`` is broadcast against ``N0`` first, so ``y`` of shape ``[1, B, n]`` and ``snr_db`` of shape ``[S]``
-    give ``[S, B, n]`` (independent noise for every SNR point). ``snr_db = +inf`` (a float or ``None``)
-    returns ``state`` untouched without drawing; infinite entries of a tensor SNR add an exact zero.
+    give ``[S, B, n]``. The noise is drawn with size 1 along ``state.shared_dims`` (common random numbers:
+    one ``CN(0, 1)`` realisation per image, scaled by ``sqrt(N0)`` of each SNR point and shared by every
+    budget; :mod:`channelae.channels.base`) and independently along the other dims. ``snr_db = +inf`` (a
+    float or ``None``) returns ``state`` untouched without drawing; infinite entries of a tensor SNR add an
+    exact zero.
     """
     y = state.y
     check_complex(y, "awgn")
@@ -109,7 +112,7 @@ def add_awgn(
             f"snr_db of shape {tuple(n0.shape)} (aligned with the leading dims) does not broadcast with "
             f"symbols of shape {tuple(y.shape)}; give the symbols a leading SNR dim, e.g. s[None]"
         ) from None
-    w = complex_normal(shape, y.dtype, y.device, generator)
+    w = complex_normal(draw_shape(state, shape), y.dtype, y.device, generator)
     y = y + w * n0.sqrt().to(y.dtype)  # n0 = 0 -> adds exact zeros
     return state.replace(y=y, no=state.no + n0)
 

@@ -7,9 +7,12 @@ A stage that needs the decoder (an adversarial jammer) must see the link *after*
 
     ``tail_i(st) = outer(apply_stages(c_{i+1}, ..., c_last)(st, snr_db))``
 
-i.e. the later stages (with the same ``snr_db`` and generator, so each call of a tail draws fresh fading and
-noise for them) followed by the outer tail (receiver and decoder). Later stages that need the decoder get
-their own tails by the same rule. Without an outer tail every stage gets ``tail=None``.
+i.e. the later stages (with the same ``snr_db``, so each call of a tail draws fresh fading and noise for them)
+followed by the outer tail (receiver and decoder). ``tail_i(st, generator=g)`` makes the later stages draw
+from ``g`` (a jammer passes its private generator, so its optimisation never consumes the link's evaluation
+stream; see :mod:`channelae.channels.base`); without ``generator`` they draw from the generator the
+composition was applied with. Later stages that need the decoder get their own tails by the same rule.
+Without an outer tail every stage gets ``tail=None``.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from collections.abc import Iterable, Sequence
 import torch
 from torch import Tensor, nn
 
-from channelae.channels.base import Channel, ChannelState, Tail
+from channelae.channels.base import Channel, ChannelState, Tail, call_tail
 
 __all__ = ["Compose", "apply_stages"]
 
@@ -43,10 +46,12 @@ def _tail_after(
     rest: Sequence[Channel], snr_db: float | Tensor | None, outer: Tail, generator: torch.Generator | None
 ) -> Tail:
     if not rest:
-        return outer
+        return outer  # the jammer calls it through call_tail, with or without a generator argument
+    default = generator
 
-    def tail(st: ChannelState) -> Tensor:
-        return outer(apply_stages(rest, st, snr_db, tail=outer, generator=generator))
+    def tail(st: ChannelState, *, generator: torch.Generator | None = None) -> Tensor:
+        g = default if generator is None else generator
+        return call_tail(outer, apply_stages(rest, st, snr_db, tail=outer, generator=g), g)
 
     return tail
 

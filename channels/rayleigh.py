@@ -24,7 +24,7 @@ from torch import Tensor
 from channelae._validation import check_int_range
 from channelae.channels import CHANNELS
 from channelae.channels.awgn import add_awgn, check_complex, complex_normal
-from channelae.channels.base import Channel, ChannelState, Tail
+from channelae.channels.base import Channel, ChannelState, Tail, draw_shape
 from channelae.errors import UsageError
 
 __all__ = ["FlatFading", "Rayleigh", "expand_blocks"]
@@ -59,8 +59,10 @@ class FlatFading(Channel):
     :param add_awgn: add ``CN(0, N0)`` at the link SNR after the fading (default ``True``, as Sionna's
         ``FlatFadingChannel``); ``adds_noise`` reflects it.
 
-    :input state: ``y`` complex ``[..., n]``. Fading is drawn with ``y``'s shape, so with ``y`` of shape
-        ``[1, B, n]`` and ``snr_db`` of shape ``[S]`` every SNR point sees the same fading and fresh noise.
+    :input state: ``y`` complex ``[..., n]``. Fading is drawn with ``y``'s shape, except size 1 along
+        ``state.shared_dims`` (common random numbers: inside a :class:`~channelae.link.Link` every SNR point and
+        every jammer budget of an image sees the same fading; :mod:`channelae.channels.base`); with ``y`` of
+        shape ``[1, B, n]`` and ``snr_db`` of shape ``[S]`` every SNR point sees the same fading too.
     :output state: ``y·h (+ w)``; ``h`` multiplied by the new coefficients (``[..., n]``, or ``[..., 1]`` per
         example); ``no`` scaled by ``|h|²`` (noise already present is faded too) ``+ N0`` if ``add_awgn``.
     """
@@ -113,7 +115,7 @@ class FlatFading(Channel):
         """Fade ``state.y`` (and add AWGN at ``snr_db``, dB Es/N0 per complex symbol, if ``add_awgn``)."""
         y = state.y
         check_complex(y, type(self).__name__)
-        h = self.draw(y.shape, y.dtype, y.device, generator)
+        h = self.draw(draw_shape(state, y.shape), y.dtype, y.device, generator)
         state = state.replace(y=y * h, h=state.h * h, no=state.no * h.abs().square())
         if self.add_awgn:
             state = add_awgn(state, snr_db, generator)

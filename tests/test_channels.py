@@ -377,3 +377,84 @@ def test_build_unknown_channel_lists_allowed_names() -> None:
 def test_registered_factories_return_channels() -> None:
     for name in ("ideal", "awgn", "rayleigh", "rician"):
         assert isinstance(CHANNELS.get(name)(), Channel)
+
+
+# ---------------------------------------------------------------- common random numbers (shared realisations)
+
+
+@pytest.mark.parametrize("stage", [AWGN(), Rayleigh(), Rayleigh(block_length=2), Rician(k_db=3.0, los_phase="random")])
+def test_random_stages_draw_one_realisation_along_shared_dims(stage: Channel) -> None:
+    """shared_dims = (SNR, budget): every SNR point and budget of an image sees the same fading and the same unit
+    noise (scaled by sqrt(N0) of its SNR); the other dims (images, symbols) get independent draws."""
+    S, E, B, n = 3, 2, 4, 6
+    s = qpsk(B, n)
+    y = s.expand(S, E, B, n).clone()
+    snr = torch.tensor([0.0, 10.0, 20.0])
+    st = ChannelState.start(y, shared_dims=(0, 1))
+    out = stage.apply(st, snr, generator=gen(5))
+    n0 = 10 ** (-snr / 10)
+    h = torch.broadcast_to(out.h, (S, E, B, n))
+    w = (out.y - h * s) / n0.sqrt().reshape(S, 1, 1, 1)  # the unit noise of every point
+    assert torch.allclose(w, w[:1, :1].expand_as(w), atol=1e-5), "the same unit noise at every SNR and budget"
+    assert torch.equal(h, h[:1, :1].expand_as(h))
+    assert w[0, 0].std() > 0.3  # independent across images and symbols: real noise
+    # without shared dims each point draws its own realisation (as before)
+    free = stage.apply(ChannelState.start(y), snr, generator=gen(5))
+    wf = (free.y - torch.broadcast_to(free.h, y.shape) * s) / n0.sqrt().reshape(S, 1, 1, 1)
+    assert not torch.allclose(wf[0, 0], wf[1, 1], atol=1e-3)
+
+
+def test_same_generator_same_realisations_whatever_the_budget_count() -> None:
+    """Two links with identically seeded generators see the same receiver noise even when one has more budgets:
+    the draw has size 1 along the budget dim."""
+    s = qpsk(4, 6)
+    outs = []
+    for E in (1, 5):
+        st = ChannelState.start(s.expand(2, E, 4, 6).clone(), shared_dims=(0, 1))
+        outs.append(Compose([Rayleigh(), AWGN()]).apply(st, torch.tensor([5.0, 15.0]), generator=gen(2)).y)
+    assert torch.equal(outs[0][:, 0], outs[1][:, 0]) and torch.equal(outs[1][:, 0], outs[1][:, 4])
+
+
+def test_with_budget_dim_marks_the_inserted_dim() -> None:
+    st = ChannelState.start(qpsk(3, 4, 5), shared_dims=(0,))  # [S, B, n]
+    y = st.y.unsqueeze(-3).expand(3, 7, 4, 5)
+    marked = st.with_budget_dim(y=y)
+    assert marked.shared_dims == (0, 1) and marked.y is y
+    assert marked.replace(no=torch.tensor(0.5)).shared_dims == (0, 1)  # replace carries it
+    flat = ChannelState.start(qpsk(4, 5)).with_budget_dim(y=qpsk(4, 5)[None])  # [1, B, n]: budget dim 0
+    assert flat.shared_dims == (0,)
+    with pytest.raises(ValueError, match="budget dim"):
+        ChannelState.start(qpsk(5)).with_budget_dim(y=qpsk(4, 5))
+
+
+def test_private_generator_takes_exactly_one_draw_and_is_salted() -> None:
+    from channelae.channels.base import private_generator
+
+    g1, g2 = gen(7), gen(7)
+    a = private_generator(g1, "pgd-jammer")
+    torch.randint(-(2**63), 2**63 - 1, (), dtype=torch.int64, generator=g2)  # one 64-bit draw
+    assert torch.equal(torch.rand(5, generator=g1), torch.rand(5, generator=g2))  # the link stream moved by one
+    b = private_generator(gen(7), "noise-jammer")
+    assert not torch.equal(torch.rand(5, generator=a), torch.rand(5, generator=b))
+    assert torch.equal(torch.rand(5, generator=private_generator(gen(7), "pgd-jammer")),
+                       torch.rand(5, generator=private_generator(gen(7), "pgd-jammer")))
+    assert private_generator(None, "x") is None
+
+
+def test_tail_draws_later_stages_from_the_generator_it_is_given() -> None:
+    """A jammer's tail(state, generator=g) draws the later stages' randomness from g (its own stream), leaving
+    the link's generator untouched; call_tail also serves one-argument tails."""
+    from channelae.channels.base import call_tail
+
+    rec = Recorder()
+    link_gen = gen(1)
+    Compose([rec, AWGN()]).apply(ChannelState.start(qpsk(4, 6)), 10.0, tail=lambda st: st.y, generator=link_gen)
+    (tail,) = rec.tails
+    probe = ChannelState.start(qpsk(4, 6))
+    state_before = link_gen.get_state()
+    a = call_tail(tail, probe, gen(9))
+    b = call_tail(tail, probe, gen(9))
+    assert torch.equal(a, b) and torch.equal(link_gen.get_state(), state_before)
+    c = tail(probe)  # no generator: the link's, which then advances
+    assert not torch.equal(c, a) and not torch.equal(link_gen.get_state(), state_before)
+    assert torch.equal(call_tail(lambda st: st.y * 2, probe, gen(9)), probe.y * 2)

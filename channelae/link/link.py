@@ -3,6 +3,12 @@
 Layout of every tensor after the channel: ``[S, E, B, ...]`` — SNR points × jammer budgets × images
 (``E = 1`` when the channel has no jammer). One call evaluates a whole SNR × ε grid.
 
+Common random numbers: for one image, every SNR point and every jammer budget sees the same channel
+realisation (one fading draw, one ``CN(0, 1)`` noise draw scaled by ``sqrt(N0)`` of each SNR): the link marks
+its SNR dim as shared (``ChannelState.shared_dims``, see :mod:`channelae.channels.base`). Two links called
+with identically seeded generators (a PGD jammer and its equal-power noise control) see the same
+realisations, since jammers take exactly one seed from the generator whatever they draw.
+
 Receiver noise: every link has thermal noise at the requested SNR. A channel spec with no noise-adding
 stage (e.g. ``pgd-jammer`` or ``rayleigh+pgd-jammer``) gets ``awgn`` appended by :func:`link_channel`, so
 ``pgd-jammer`` means ``pgd-jammer+awgn`` (at ``snr_db = inf`` that stage does nothing).
@@ -157,7 +163,12 @@ class Link(nn.Module):
 
     def forward(self, x: Tensor, snr_db: float | list[float] | Tensor | None = None, *,
                 generator: torch.Generator | None = None) -> LinkOutput:
-        """Run images ``x [B, C, H, W]`` over the link at every SNR of ``snr_db`` (dB; default noiseless)."""
+        """Run images ``x [B, C, H, W]`` over the link at every SNR of ``snr_db`` (dB; default noiseless).
+
+        ``generator``: source of every random draw (VAE sampling, channel realisations; jammers seed their own
+        generator with one draw from it). Realisations are shared across SNR points and budgets (module
+        docstring); repeat an image along the batch to evaluate it under several realisations.
+        """
         if self.channel.needs_decoder and torch.is_inference_mode_enabled():
             raise UsageError("the jammer optimises through the decoder with autograd, which torch.inference_mode() "
                              "forbids: call the link under torch.no_grad() or without a grad context instead",
@@ -175,7 +186,8 @@ class Link(nn.Module):
             clean = self._decode(self.receiver(ChannelState.start(s)))
         ctx = LinkContext(clean=clean, inputs=x, z=z, gain=self.transmitter.gain,
                           num_symbols=num_symbols(self.model.latent_dim))
-        state0 = ChannelState.start(s.unsqueeze(0).expand(snr.numel(), *s.shape), ctx=ctx)  # [S, B, n]
+        # [S, B, n]; dim 0 (SNR) shared: one channel realisation per image for every SNR point
+        state0 = ChannelState.start(s.unsqueeze(0).expand(snr.numel(), *s.shape), ctx=ctx, shared_dims=(0,))
         state = self.channel.apply(state0, snr, tail=self.decode_state, generator=generator)
         if state.y.dim() == 3:  # no budget dim was added: E = 1
             state = state.replace(y=state.y.unsqueeze(-3), h=_grid(state.h), no=_grid(state.no))
