@@ -102,8 +102,9 @@ def test_structure_and_flop_counts_28x28() -> None:
     assert (folded.head.in_features, folded.head.out_features) == (6, 128 * 4 * 4)
     assert folded.head_shape == (128, 4, 4)
     kinds = [type(m).__name__ for m in folded.body]
-    assert kinds == ["LeakyReLU", "ConvTranspose2d", "LeakyReLU", "ConvTranspose2d", "LeakyReLU",
+    assert kinds == ["LeakyReLU", "CPUFloat32", "LeakyReLU", "ConvTranspose2d", "LeakyReLU",
                      "ConvTranspose2d", "Sigmoid"]
+    assert folded.body[1].layer.kernel_size == (3, 3)  # k = 3, s = 2: kept in fp32 under CPU autocast
     # multiply-adds per example: C_in·C_out·k²·H_in·W_in per transposed conv (28x28 spec, reversed).
     convs = [64 * 128 * 9 * 4 * 4, 128 * 64 * 9 * 4 * 4, 64 * 32 * 16 * 7 * 7, 32 * 1 * 16 * 14 * 14]
     for d in (6, 10):
@@ -192,6 +193,14 @@ def test_bf16_autocast_is_close_to_fp32() -> None:
 
     x16, g16 = _out_and_grad(bf16, z, w)
     assert (x16 - x32).abs().max() < 2e-2
+    # which layers ran in bf16: the k=3, s=2 transposed convolution stays fp32 (CPUFloat32), k=4 ones do not
+    dtypes = {}
+    hooks = [m.register_forward_hook(lambda m, i, o, n=n: dtypes.__setitem__(n, o.dtype))
+             for n, m in folded.body.named_children() if n in ("1", "3", "5")]
+    bf16(z)
+    for h in hooks:
+        h.remove()
+    assert dtypes == {"1": torch.float32, "3": torch.bfloat16, "5": torch.bfloat16}
     cos = torch.nn.functional.cosine_similarity(g16, g32, dim=-1)
     assert cos.min() > 0.99
 

@@ -15,7 +15,9 @@ computes the same function as::
 evaluating the run in float64 at ``0`` and the unit vectors, and replaced by one ``Linear``;
 (b) every other BatchNorm is folded into the (transposed) convolution before it
 (``W' = W·γ/√(σ²+ε)`` per output channel, ``b' = (b − μ)·γ/√(σ²+ε) + β``, computed in float64).
-The remaining layers (LeakyReLU, the last ConvT, the sigmoid) are copied unchanged.
+The remaining layers (LeakyReLU, the last ConvT, the sigmoid) are copied unchanged. Under a CPU bf16
+autocast, transposed convolutions whose kernel is not a multiple of their stride run in fp32 instead
+(:class:`CPUFloat32`: oneDNN's bf16 kernel for them is slower than its fp32 one; measured).
 
 Cost (multiply-add counts of Linear/conv layers, forward; see :func:`matmul_flops`): the 28×28 decoder
 with ``d = 10`` goes from 4.07 M to 2.91 M multiply-adds per example, i.e. from 16.3 to 11.6 MFLOP per
@@ -49,6 +51,7 @@ from channelae.models.architecture import _Unflatten
 
 __all__ = [
     "ROWS_PER_PASS",
+    "CPUFloat32",
     "FoldError",
     "FoldedDecoder",
     "default_channels_last",
@@ -61,9 +64,12 @@ _BN = (nn.BatchNorm1d, nn.BatchNorm2d)
 _CONV = (nn.Conv2d, nn.ConvTranspose2d)
 _RESHAPE = (nn.Flatten, nn.Unflatten, _Unflatten, nn.Identity)
 
-#: Decoder rows per forward + backward pass (per precision, CPU): the pass sizes that gave the best
-#: per-row rate for the folded 28×28 decoder on a 2-core AMD EPYC (Zen 4, avx512_bf16, no AMX), torch
-#: 2.14 (see benchmarks/README.md). fp32 is flat between 128 and 1024 rows; bf16 gains up to ~1024-2048.
+#: Decoder rows per forward + backward pass (per precision, CPU), measured with the folded, channels-last
+#: 28×28 decoder on a 2-core AMD EPYC (Zen 4, avx512_bf16, no AMX) shared with other jobs, torch 2.14
+#: (benchmarks/README.md). fp32: the decoder alone (``attack_throughput.py --rows-scan``) is flat from 128 to
+#: 1024 rows (per CPU-second up to ~10 % better at 1024) and falls off from 2048, but through the attack
+#: (64 images × 10 budgets) passes of 256 rows beat passes of 640 by 8-32 % in two A/B runs at load ~6, and
+#: use less memory. bf16: best at 1024-2048 rows alone, 1024 ≥ 256 through the attack; 4096 falls off.
 ROWS_PER_PASS: dict[str, int] = {"fp32": 256, "bf16": 1024}
 #: On CUDA small passes are launch-bound, so passes are as large as memory allows; not measured here.
 CUDA_ROWS_PER_PASS = 4096
@@ -73,8 +79,8 @@ def rows_per_pass(precision: str = "fp32", device: torch.device | str = "cpu") -
     """Decoder rows per forward + backward pass for the attack's search (``precision``: fp32 or bf16).
 
     The PGD jammer evaluates its objective in pieces of at most this many decoder rows (whole budgets per
-    piece); the result does not depend on it, only speed and memory do (≈ 0.3 MiB of activations per row
-    of the 28×28 decoder, ≈ 1.5 MiB at 64×64).
+    piece); the result does not depend on it, only speed and memory do (the autograd graph of one pass
+    holds ≈ 0.1-0.2 MiB per row of the 28×28 decoder and 0.5-1 MiB at 64×64, estimated from the layer sizes).
     """
     if precision not in ROWS_PER_PASS:
         raise ValueError(f"precision must be one of {tuple(ROWS_PER_PASS)}; got {precision!r}")
@@ -94,6 +100,30 @@ def default_channels_last(device: torch.device | str = "cpu") -> bool:
 
 class FoldError(ValueError):
     """The model cannot be folded (training mode, or a decoder this module does not know)."""
+
+
+class CPUFloat32(nn.Module):
+    """Runs ``layer`` in float32 on CPU even under ``torch.autocast`` (elsewhere: unchanged).
+
+    On CPU (oneDNN, torch 2.14) a bf16 ConvTranspose2d whose kernel is not a multiple of its stride (the
+    28×28 decoder's k=3, s=2 layer) ran 1.4-2.7× *slower* than in fp32, while k=4, s=2 and s=1 layers ran
+    ~1.7× faster in bf16 (benchmarks/README.md); so under a bf16 autocast search such layers stay in fp32.
+    Without autocast this wrapper changes nothing (the input is already float32).
+    """
+
+    def __init__(self, layer: nn.Module) -> None:
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.device.type != "cpu" or not torch.is_autocast_enabled("cpu"):
+            return self.layer(x)
+        with torch.autocast("cpu", enabled=False):
+            return self.layer(x.float())
+
+
+def _slow_in_bf16(m: nn.Module) -> bool:
+    return isinstance(m, nn.ConvTranspose2d) and any(k % s for k, s in zip(m.kernel_size, m.stride))
 
 
 class FoldedDecoder(nn.Module):
@@ -272,6 +302,7 @@ def fold_decoder(model: nn.Module, *, channels_last: bool | None = None) -> Fold
         for m in body:
             if isinstance(m, _CONV):
                 m.weight.data = m.weight.data.contiguous(memory_format=torch.channels_last)
+    body = [CPUFloat32(m) if _slow_in_bf16(m) else m for m in body]
     d = layers[0].in_features if isinstance(layers[0], nn.Linear) else model.latent_dim
     folded = FoldedDecoder(head, head_shape, nn.Sequential(*body), d, use_cl)
     return folded.eval()
