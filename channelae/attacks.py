@@ -1,18 +1,43 @@
 """Projected gradient attacks on the link, batched over budgets (SPEC §2).
 
-The core :func:`pgd` works on a real perturbation ``δ`` of shape ``[..., m]`` and a ``radius`` that
+The core :func:`attack` works on a real perturbation ``δ`` of shape ``[..., m]`` and a ``radius`` that
 broadcasts against ``δ``'s leading dims (e.g. ``[1, E, 1]`` for ``[S, E, B, m]``), so all ε values of a grid
-run in one pass and each is projected onto its own ball. Random draws (starts) are *shared* along the dims in
-which ``radius`` varies, so attacking a grid gives the same result as attacking each ε alone.
+run in one pass and each is projected onto its own ball. Every quantity of the search (values, step sizes,
+best iterates) is per example, and random draws (starts) are *shared* along the dims in which ``radius``
+varies, so attacking a grid gives the same result as attacking each ε alone. :func:`pgd` is the same call
+returning only ``δ``.
 
 Modes
 -----
-- ``faithful`` (the study's Eq. 6): ``δ ← Proj_ε(δ + α·sign(∇))``, ``α = 1`` latent unit, ``K = 10``, L2
-  projection (rescale when ‖δ‖ > ε), final iterate returned. **Pitfall handled**: the untargeted MSE
-  against ``dec(z0)`` has exactly zero gradient at ``δ = 0`` (``sign(0) = 0``, the attack would do nothing),
-  so the faithful mode starts from a random point of norm ``1e-3·ε`` instead of 0 (documented deviation).
-- ``strong`` (default): normalised steps ``η·∇/‖∇‖`` (L2) or ``η·sign(∇)`` (L∞) with ``η = 2.5ε/K``, a
+- ``apgd`` (the jammer's default): Auto-PGD (Croce & Hein, ICML 2020, Alg. 1) in L2 (or L∞). Step size
+  ``η = 2ε`` per example; normalised gradient steps (``η·∇/‖∇‖``; L∞: ``η·sign(∇)``) with momentum
+  ``α = 0.75`` (none on the first step): ``z = P(x + η·∇/‖∇‖)``, ``x ← P(x + α(z − x) + (1 − α)(x − x_prev))``.
+  At checkpoints (after ``⌊0.22K⌋`` steps, then windows shrinking by ``⌊0.03K⌋`` down to ``⌊0.06K⌋``, as in
+  the paper and its reference implementation) an example halves its step and restarts from its best
+  iterate (momentum reset) when at most ``ρ = 0.75`` of the window's steps increased its objective, or when
+  its step was not halved at the last checkpoint and its best value has not improved since. The best
+  iterate per example is returned. ``starts`` (our addition, for objectives with several local maxima, as
+  the decoder's): each restart first runs APGD from ``starts`` random starts in the ball for
+  ``min(⌊0.22K⌋, 4)`` steps each, then the best point found continues for the remaining steps. ``restarts``
+  repeat all of it from fresh random starts and keep the best.
+- ``strong``: normalised steps ``η·∇/‖∇‖`` (L2) or ``η·sign(∇)`` (L∞) with a fixed ``η = 2.5ε/K``, a
   uniformly random start inside the ball, ``restarts`` restarts, and the best iterate per example kept.
+- ``faithful`` (the study's Eq. 6): ``δ ← Proj_ε(δ + α·sign(∇))``, ``α = 1`` in the budget's unit (the
+  study: one latent unit), ``K = 10``, L2 projection (rescale when ‖δ‖ > ε), final iterate returned.
+  **Pitfall handled**: the untargeted MSE against ``dec(z0)`` has exactly zero gradient at ``δ = 0``
+  (``sign(0) = 0``, the attack would do nothing), so the faithful mode starts from a random point of norm
+  ``1e-3·ε`` instead of 0 (documented deviation).
+
+Every mode costs ``K`` objective evaluations with gradient per restart plus one without (``apgd`` with
+``starts = S > 1``: ``S·k + K − k`` with gradient, ``k = min(⌊0.22K⌋, 4)``, plus ``S + 1`` without).
+
+Precision
+---------
+``precision="bf16"`` runs the search's objective evaluations under ``torch.autocast(dtype=bfloat16)``
+(the decoder's matrix products in bf16; ``δ``, steps and projections stay in ``dtype``). The values it
+reports (:class:`AttackResult`) are then re-evaluated in full precision; the link evaluates the returned
+``δ`` after the attack, in full precision. ``auto`` is bf16 where the hardware has native bf16 arithmetic
+(:func:`bf16_native`), else fp32.
 
 Distances ``D`` (per image, differentiable): ``mse``, ``l1``, ``ssim`` (1 − SSIM), ``lpips``.
 Targets: ``black`` (0), ``white`` (1), ``random`` (uniform noise, seeded), ``inverted`` (1 − dec(z0)), or
@@ -21,8 +46,11 @@ the path of an image file (resized to the model's image shape).
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -33,22 +61,98 @@ from channelae._validation import check_int_range, check_one_of
 from channelae.errors import UsageError
 
 __all__ = [
+    "APGD_INITIAL_STEP",
+    "APGD_MOMENTUM",
+    "APGD_RHO",
     "DISTANCES",
     "FAITHFUL_START_FRACTION",
     "MODES",
     "NORMS",
+    "PRECISIONS",
     "TARGETS",
+    "AttackResult",
+    "apgd_checkpoints",
+    "attack",
+    "bf16_native",
     "distance",
     "pgd",
+    "resolve_precision",
     "resolve_target",
 ]
 
-MODES = ("strong", "faithful")
+MODES = ("apgd", "strong", "faithful")
 NORMS = ("l2", "linf")
+PRECISIONS = ("fp32", "bf16", "auto")
 DISTANCES = ("mse", "l1", "ssim", "lpips")
 TARGETS = ("black", "white", "random", "inverted")
 #: Norm of the faithful mode's random start, as a fraction of ε (avoids the zero gradient at δ = 0).
 FAITHFUL_START_FRACTION = 1e-3
+#: APGD's momentum weight α and its success-rate threshold ρ (Croce & Hein 2020).
+APGD_MOMENTUM = 0.75
+APGD_RHO = 0.75
+#: APGD's initial step size, as a multiple of ε (the paper: 2ε).
+APGD_INITIAL_STEP = 2.0
+#: Steps each of APGD's ``starts`` explores before the best continues (at most ⌊0.22K⌋, APGD's first window).
+APGD_EXPLORE_STEPS = 4
+
+
+@dataclass(frozen=True)
+class AttackResult:
+    """What :func:`attack` found, per example (leading dims ``[...]`` of ``δ``).
+
+    :ivar delta: the perturbation ``[..., m]``, detached, inside its ball (best iterate; ``faithful``: last).
+    :ivar value: the objective at ``delta`` ``[...]`` (full precision; the search's own value unless
+        re-evaluated, see :func:`attack`).
+    :ivar value_half: the objective the same run had reached after ``K // 2`` steps of each restart
+        ``[...]`` (best so far; ``faithful``: the iterate after ``K // 2`` steps): ``value − value_half`` is
+        the convergence diagnostic (what the second half of the steps still gained).
+    :ivar steps: ``K``; ``restarts``: restarts run; ``precision``: ``fp32`` or ``bf16`` (resolved).
+    """
+
+    delta: Tensor
+    value: Tensor
+    value_half: Tensor
+    steps: int
+    restarts: int
+    precision: str
+
+
+@functools.cache
+def _cpu_flags() -> frozenset[str]:
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def bf16_native(device: torch.device | str = "cpu") -> bool:
+    """Whether ``device`` does bf16 arithmetic natively: a CUDA GPU that supports bf16 without emulation
+    (compute capability ≥ 8.0), or a CPU with the ``avx512_bf16`` or ``amx_bf16`` instructions (read from
+    ``/proc/cpuinfo``; other systems: False). Emulated bf16 is slower than fp32, so it does not count."""
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.get_device_capability(dev)[0] >= 8
+    if dev.type == "cpu":
+        return bool({"avx512_bf16", "amx_bf16"} & _cpu_flags())
+    return False
+
+
+def resolve_precision(precision: str, device: torch.device | str = "cpu") -> str:
+    """``fp32`` or ``bf16`` for the attack's search: ``auto`` → bf16 where :func:`bf16_native`, else fp32."""
+    check_one_of(precision, PRECISIONS, "--attack-precision")
+    if precision == "auto":
+        return "bf16" if bf16_native(device) else "fp32"
+    return precision
+
+
+def _search_context(precision: str, device: torch.device) -> contextlib.AbstractContextManager:
+    if precision == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
 
 
 def _shared_shape(shape: torch.Size, radius: Tensor) -> list[int]:
@@ -64,6 +168,13 @@ def _project(delta: Tensor, radius: Tensor, norm: str) -> Tensor:
     n = delta.norm(dim=-1, keepdim=True)
     scale = torch.where(n > radius, radius / n.clamp_min(1e-30), torch.ones_like(n))
     return delta * scale
+
+
+def _direction(grad: Tensor, norm: str) -> Tensor:
+    """Steepest-ascent direction of unit norm: ``∇/‖∇‖₂`` (L2; 0 where ∇ = 0) or ``sign(∇)`` (L∞)."""
+    if norm == "linf":
+        return grad.sign()
+    return grad / grad.norm(dim=-1, keepdim=True).clamp_min(1e-30)
 
 
 def _random_start(shape: torch.Size, radius: Tensor, norm: str, fraction: float | None,
@@ -91,7 +202,7 @@ def _value_and_grad(objective: Callable[[Tensor], Tensor], delta: Tensor,
         delta = delta.detach().requires_grad_(True)
         val = objective(delta)
         (grad,) = torch.autograd.grad(val.sum(), delta)
-        return val.detach(), grad
+        return val.detach().to(delta.dtype), grad
     dim, size = chunk
     vals, grads = [], []
     for part in delta.detach().split(size, dim=dim):
@@ -104,8 +215,200 @@ def _value_and_grad(objective: Callable[[Tensor], Tensor], delta: Tensor,
 def _value(objective: Callable[[Tensor], Tensor], delta: Tensor, chunk: tuple[int, int] | None) -> Tensor:
     with torch.no_grad():
         if chunk is None or delta.shape[chunk[0]] <= chunk[1]:
-            return objective(delta)
-        return torch.cat([objective(p) for p in delta.split(chunk[1], dim=chunk[0])], dim=chunk[0])
+            return objective(delta).to(delta.dtype)
+        return torch.cat([objective(p) for p in delta.split(chunk[1], dim=chunk[0])],
+                         dim=chunk[0]).to(delta.dtype)
+
+
+def apgd_checkpoints(steps: int) -> list[int]:
+    """The iterations (1-based, ≤ ``steps``) after which APGD checks its progress: the first window is
+    ``max(⌊0.22K⌋, 1)`` steps, each next one ``max(⌊0.03K⌋, 1)`` shorter, down to ``max(⌊0.06K⌋, 1)``."""
+    k = max(int(0.22 * steps), 1)
+    decr, k_min = max(int(0.03 * steps), 1), max(int(0.06 * steps), 1)
+    out, at = [], 0
+    while at + k <= steps:
+        at += k
+        out.append(at)
+        k = max(k - decr, k_min)
+    return out
+
+
+class _Best:
+    """Best value and iterate per example (strict improvement), with an optional gradient."""
+
+    def __init__(self, shape: torch.Size, dtype: torch.dtype, device: torch.device) -> None:
+        self.delta = torch.zeros(shape, dtype=dtype, device=device)
+        self.value = torch.full(shape[:-1], -torch.inf, dtype=dtype, device=device)
+
+    def consider(self, delta: Tensor, value: Tensor) -> Tensor:
+        better = value > self.value
+        self.value = torch.where(better, value, self.value)
+        self.delta = torch.where(better.unsqueeze(-1), delta, self.delta)
+        return better
+
+
+def _apgd_run(objective: Callable[[Tensor], Tensor], start: Tensor, radius: Tensor, steps: int, norm: str,
+              chunk: tuple[int, int] | None, best: _Best, half: _Best | None, half_at: int | None) -> None:
+    """One APGD run of ``steps`` steps from ``start`` (module docstring), merged into ``best``; ``half`` gets
+    the run's best after ``half_at`` steps (0 = the start)."""
+    lead = start.shape[:-1]
+    checks = set(apgd_checkpoints(steps))
+    x = _project(start, radius, norm)
+    val, grad = _value_and_grad(objective, x, chunk)
+    run = _Best(start.shape, start.dtype, start.device)
+    run.consider(x, val)
+    if half is not None and half_at == 0:
+        half.consider(run.delta, run.value)
+    g_best = grad.clone()
+    eta = (APGD_INITIAL_STEP * radius).expand(*lead, 1).clone()
+    x_prev = x
+    last_val = val
+    successes = torch.zeros(lead, dtype=torch.int64, device=start.device)
+    window, reduced_last = 0, torch.ones(lead, dtype=torch.bool, device=start.device)
+    best_at_check = run.value.clone()
+    for k in range(1, steps + 1):
+        a = 1.0 if k == 1 else APGD_MOMENTUM
+        z = _project(x + eta * _direction(grad, norm), radius, norm)
+        x_new = _project(x + a * (z - x) + (1.0 - a) * (x - x_prev), radius, norm)
+        x_prev, x = x, x_new
+        if k < steps:
+            val, grad = _value_and_grad(objective, x, chunk)
+        else:  # the last gradient would never be used
+            val = _value(objective, x, chunk)
+        improved = run.consider(x, val)
+        g_best = torch.where(improved.unsqueeze(-1), grad, g_best)
+        successes += (val > last_val).long()
+        last_val = val
+        window += 1
+        if half is not None and k == half_at:
+            half.consider(run.delta, run.value)
+        if k in checks and k < steps:
+            stalled = successes.double() <= APGD_RHO * window
+            no_gain = ~reduced_last & (best_at_check >= run.value)
+            reduce = stalled | no_gain
+            reduced_last, best_at_check = reduce, run.value.clone()
+            eta = torch.where(reduce.unsqueeze(-1), eta / 2, eta)
+            r = reduce.unsqueeze(-1)
+            x = torch.where(r, run.delta, x)
+            x_prev = torch.where(r, run.delta, x_prev)  # restart without momentum
+            grad = torch.where(r, g_best, grad)
+            last_val = torch.where(reduce, run.value, last_val)
+            successes.zero_()
+            window = 0
+    best.consider(run.delta, run.value)
+
+
+def _apgd(objective: Callable[[Tensor], Tensor], shape: torch.Size, radius: Tensor, steps: int, starts: int,
+          norm: str, chunk: tuple[int, int] | None, generator: torch.Generator | None, dtype: torch.dtype,
+          device: torch.device, best: _Best, half: _Best) -> None:
+    """One APGD restart: ``starts`` random starts explored for the first window of ``⌊0.22K⌋`` steps each, then
+    the best point found continues for the remaining steps (module docstring)."""
+    explore = max(min(int(0.22 * steps), APGD_EXPLORE_STEPS), 1) if starts > 1 and steps > 1 else 0
+    if not explore:
+        start = _random_start(shape, radius, norm, None, generator, dtype, device)
+        _apgd_run(objective, start, radius, steps, norm, chunk, best, half, steps // 2)
+        return
+    found = _Best(shape, dtype, device)
+    for _ in range(starts):
+        start = _random_start(shape, radius, norm, None, generator, dtype, device)
+        _apgd_run(objective, start, radius, explore, norm, chunk, found, None, None)
+    if steps // 2 <= explore:
+        half.consider(found.delta, found.value)
+    _apgd_run(objective, found.delta, radius, steps - explore, norm, chunk, best,
+              half if steps // 2 > explore else None, steps // 2 - explore)
+
+
+def attack(
+    objective: Callable[[Tensor], Tensor],
+    shape: torch.Size | tuple[int, ...],
+    radius: Tensor,
+    *,
+    mode: Literal["apgd", "strong", "faithful"] = "apgd",
+    steps: int = 10,
+    restarts: int = 1,
+    starts: int = 1,
+    norm: Literal["l2", "linf"] = "l2",
+    alpha: float | Tensor = 1.0,
+    precision: Literal["fp32", "bf16", "auto"] = "fp32",
+    generator: torch.Generator | None = None,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str = "cpu",
+    chunk: tuple[int, int] | None = None,
+    reevaluate: bool = False,
+) -> AttackResult:
+    """Maximise ``objective(δ)`` (per example, shape ``δ.shape[:-1]``) over ``‖δ‖ ≤ radius``.
+
+    :param objective: maps ``δ [..., m]`` to per-example values ``[...]`` to be *maximised*.
+    :param shape: shape of ``δ`` ``[..., m]`` (m real values per example).
+    :param radius: budget per example in δ's units (L2 norm, or per-coordinate bound for ``linf``);
+        broadcasts against ``shape[:-1]``. A radius of 0 gives ``δ = 0`` exactly.
+    :param mode: ``apgd``, ``strong`` or ``faithful`` (see module docstring).
+    :param steps: iterations ``K`` (objective evaluations with gradient per restart).
+    :param restarts: random restarts (``apgd``/``strong``; the best per example is kept).
+    :param starts: ``apgd`` only: random starts explored per restart for the first ``⌊0.22K⌋`` steps each
+        before the best continues (1 = plain APGD).
+    :param alpha: step size of the faithful mode, in δ's units.
+    :param precision: ``fp32``, ``bf16`` or ``auto`` for the search (module docstring); reported values are
+        full precision.
+    :param chunk: ``(dim, size)``: evaluate the objective on pieces of at most ``size`` along leading dim
+        ``dim`` (≥ 0) of ``δ`` (bounds memory; the result is the same, as the objective is per example).
+    :param reevaluate: report the objective re-evaluated at the returned perturbations (one more evaluation
+        each) instead of the values the search tracked: for a random objective, whose best tracked value is the
+        luckiest draw, not an estimate of the mean (always done for a bf16 search, in full precision).
+    """
+    check_one_of(mode, MODES, "--mode")
+    check_one_of(norm, NORMS, "--norm")
+    steps = check_int_range(steps, "--steps", low=1)
+    restarts = check_int_range(restarts, "--restarts", low=1)
+    starts = check_int_range(starts, "--starts", low=1)
+    device = torch.device(device)
+    precision = resolve_precision(precision, device)
+    shape = torch.Size(shape)
+    radius = torch.as_tensor(radius, dtype=dtype, device=device)
+    radius = radius.reshape(list(radius.shape) + [1])  # trailing dim for the m coordinates
+    if mode == "faithful":
+        restarts = 1
+    best = _Best(shape, dtype, device)
+    half = _Best(shape, dtype, device)
+
+    with torch.enable_grad(), _search_context(precision, device):
+        for _ in range(restarts):
+            if mode == "apgd":
+                _apgd(objective, shape, radius, steps, starts, norm, chunk, generator, dtype, device, best, half)
+                continue
+            fraction = FAITHFUL_START_FRACTION if mode == "faithful" else None
+            start = _random_start(shape, radius, norm, fraction, generator, dtype, device)
+            delta = _project(start, radius, norm)
+            eta = 2.5 * radius / steps
+            run = _Best(shape, dtype, device)
+            for k in range(steps):
+                val, grad = _value_and_grad(objective, delta, chunk)
+                delta = delta.detach()
+                if mode == "strong":
+                    run.consider(delta, val)
+                    if k == steps // 2:
+                        half.consider(run.delta, run.value)
+                    if norm == "l2":  # (written as before the APGD mode: same rounding, same numbers)
+                        step = eta * grad / grad.norm(dim=-1, keepdim=True).clamp_min(1e-30)
+                    else:
+                        step = eta * grad.sign()
+                else:
+                    if k == steps // 2:
+                        half.consider(delta, val)
+                    step = alpha * grad.sign()
+                delta = _project(delta + step, radius, norm)
+            val = _value(objective, delta, chunk)
+            if mode == "faithful":  # the final iterate, whatever its value
+                best.delta, best.value = delta, val
+                break
+            run.consider(delta, val)
+            best.consider(run.delta, run.value)
+    value, value_half = best.value, half.value
+    if precision != "fp32" or reevaluate:  # report full precision / a fresh, unselected evaluation
+        value = _value(objective, best.delta, chunk)
+        value_half = _value(objective, half.delta, chunk)
+    return AttackResult(delta=best.delta.detach(), value=value, value_half=value_half, steps=steps,
+                        restarts=restarts, precision=precision)
 
 
 def pgd(
@@ -113,69 +416,23 @@ def pgd(
     shape: torch.Size | tuple[int, ...],
     radius: Tensor,
     *,
-    mode: Literal["strong", "faithful"] = "strong",
+    mode: Literal["apgd", "strong", "faithful"] = "strong",
     steps: int = 10,
     restarts: int = 1,
+    starts: int = 1,
     norm: Literal["l2", "linf"] = "l2",
     alpha: float | Tensor = 1.0,
+    precision: Literal["fp32", "bf16", "auto"] = "fp32",
     generator: torch.Generator | None = None,
     dtype: torch.dtype = torch.float32,
     device: torch.device | str = "cpu",
     chunk: tuple[int, int] | None = None,
 ) -> Tensor:
-    """Maximise ``objective(δ)`` (per example, shape ``δ.shape[:-1]``) over ``‖δ‖ ≤ radius``.
-
-    :param objective: maps ``δ [..., m]`` to per-example values ``[...]`` to be *maximised*.
-    :param shape: shape of ``δ`` ``[..., m]`` (m real values per example).
-    :param radius: budget per example in δ's units (L2 norm, or per-coordinate bound for ``linf``);
-        broadcasts against ``shape[:-1]``. A radius of 0 gives ``δ = 0`` exactly.
-    :param mode: ``strong`` or ``faithful`` (see module docstring).
-    :param steps: iterations ``K``.
-    :param restarts: random restarts (``strong`` only; the best per example is kept).
-    :param alpha: step size of the faithful mode, in δ's units.
-    :param chunk: ``(dim, size)``: evaluate the objective on pieces of at most ``size`` along leading dim
-        ``dim`` (≥ 0) of ``δ`` (bounds memory; the result is the same, as the objective is per example).
-    :return: ``δ`` of ``shape``, detached, inside the ball.
-    """
-    check_one_of(mode, MODES, "--mode")
-    check_one_of(norm, NORMS, "--norm")
-    steps = check_int_range(steps, "--steps", low=1)
-    restarts = check_int_range(restarts, "--restarts", low=1)
-    shape = torch.Size(shape)
-    radius = torch.as_tensor(radius, dtype=dtype, device=device)
-    radius = radius.reshape(list(radius.shape) + [1])  # trailing dim for the m coordinates
-    if mode == "faithful":
-        restarts = 1
-    best_delta = torch.zeros(shape, dtype=dtype, device=device)
-    best_val = torch.full(shape[:-1], -torch.inf, dtype=dtype, device=device)
-
-    def consider(delta: Tensor, val: Tensor) -> None:
-        nonlocal best_delta, best_val
-        better = val > best_val
-        best_val = torch.where(better, val, best_val)
-        best_delta = torch.where(better.unsqueeze(-1), delta, best_delta)
-
-    with torch.enable_grad():
-        for _ in range(restarts):
-            fraction = FAITHFUL_START_FRACTION if mode == "faithful" else None
-            delta = _project(_random_start(shape, radius, norm, fraction, generator, dtype, device), radius, norm)
-            eta = 2.5 * radius / steps
-            for _k in range(steps):
-                val, grad = _value_and_grad(objective, delta, chunk)
-                delta = delta.detach()
-                if mode == "strong":
-                    consider(delta, val)
-                    if norm == "l2":
-                        step = eta * grad / grad.norm(dim=-1, keepdim=True).clamp_min(1e-30)
-                    else:
-                        step = eta * grad.sign()
-                else:
-                    step = alpha * grad.sign()
-                delta = _project(delta + step, radius, norm)
-            if mode == "faithful":
-                return delta.detach()
-            consider(delta, _value(objective, delta, chunk))
-    return best_delta.detach()
+    """:func:`attack`'s ``δ`` only (``[..., m]``, detached, inside the ball); default mode ``strong``, as
+    used by latent adversarial training (:mod:`channelae.hardening`)."""
+    return attack(objective, shape, radius, mode=mode, steps=steps, restarts=restarts, starts=starts, norm=norm,
+                  alpha=alpha,
+                  precision=precision, generator=generator, dtype=dtype, device=device, chunk=chunk).delta
 
 
 # ----------------------------------------------------------------------------------------------- distances

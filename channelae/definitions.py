@@ -9,10 +9,20 @@ Conventions
 - **SNR** is ``Es/N0`` in dB *per complex symbol*: ``N0 = Es · 10^(−snr_db/10)``; complex AWGN
   ``w ~ CN(0, N0)`` has variance ``N0/2`` per real dimension (Sionna's ``no``). ``snr_db = +inf`` means
   no noise (``N0 = 0``).
-- **ε** (the study's budget) is the L2 norm of the perturbation in *latent units*, per example:
-  ``‖z_adv − z0‖₂ ≤ ε``. In symbols the same perturbation has norm ``g·ε``.
+- **ε** (the jammer's budget) is an L2 norm per example, in one of two units (:data:`EPS_UNITS`):
+
+  - ``link`` (the project's default): the norm of the perturbation of the *transmitted symbols* in units
+    where ``Es = 1`` (real view: ``2n`` coordinates), ``‖δ_s‖₂ ≤ ε``. A clean example has ``‖s‖ ≈ √n``, so
+    ``JSR = ε² / (n·Es)`` for every model, whatever its latent scale;
+  - ``latent`` (the study's unit): ``‖z_adv − z0‖₂ ≤ ε`` in latent units; in symbols the same perturbation has
+    norm ``g·ε`` (link units), so ``JSR = (g·ε)² / (n·Es)``.
 - **JSR** is the jammer-to-signal ratio on the transmitted symbols, per example, in dB:
-  ``JSR = ‖δ_s‖² / (n·Es)``, so ``ε = sqrt(n·Es·10^(JSR/10)) / g``.
+  ``JSR = ‖δ_s‖² / (n·Es)``, so ``ε_link = sqrt(n·Es·10^(JSR/10))`` and ``ε_latent = ε_link / g``.
+  ``n`` is the number of complex symbols an example occupies on the channel (``ceil(d/2)`` for the
+  single-carrier link; a channel that spreads an example over more resource elements says so through
+  ``channelae.channels._budget.signal_symbols``). JSR values are computed in float64 and snapped to
+  ``1e-10`` dB (:data:`JSR_DECIMALS`), so a round trip JSR → ε → JSR gives 0 dB as ``0.0`` and −10 dB as
+  ``-10.0`` exactly.
 """
 
 from __future__ import annotations
@@ -23,10 +33,16 @@ import torch
 from torch import Tensor
 
 __all__ = [
+    "EPS_UNITS",
+    "JSR_DECIMALS",
     "as_snr_tensor",
     "eps_to_jsr_db",
+    "eps_to_link",
     "gain_from_p_ref",
     "jsr_db_to_eps",
+    "jsr_db_to_link_eps",
+    "link_eps_to_jsr_db",
+    "link_to_eps",
     "n0_to_snr_db",
     "num_symbols",
     "p_ref_from_energy",
@@ -35,6 +51,12 @@ __all__ = [
 
 #: Average transmitted energy per complex symbol after the fixed power gain.
 ES: float = 1.0
+#: Units of a jammer budget ε (L2 norm per example): ``link`` (transmitted symbols, Es = 1; the default)
+#: or ``latent`` (the study's latent-space norm).
+EPS_UNITS: tuple[str, ...] = ("link", "latent")
+#: JSR values (dB) are rounded to this many decimals (1e-10 dB, far below any meaningful precision) so that
+#: float64 round-off does not print 0 dB as 9.6e-16 or −10 dB as −9.999999999999998.
+JSR_DECIMALS: int = 10
 
 
 def num_symbols(latent_dim: int) -> int:
@@ -81,18 +103,66 @@ def gain_from_p_ref(p_ref: float) -> float:
     return 1.0 / math.sqrt(p_ref)
 
 
-def eps_to_jsr_db(eps: float | Tensor, gain: float, n: int, es: float = ES) -> Tensor:
-    """JSR in dB of a perturbation with latent L2 norm ``eps`` (``-inf`` dB for ``eps = 0``).
+def _check_unit(unit: str, gain: float | None) -> None:
+    if unit not in EPS_UNITS:
+        raise ValueError(f"unknown ε unit {unit!r}; allowed: {', '.join(EPS_UNITS)}")
+    if unit == "latent" and gain is None:
+        raise ValueError("latent-unit budgets need the transmitter gain g")
 
-    :param eps: latent-space L2 norm per example.
-    :param gain: transmitter gain ``g``.
+
+def link_eps_to_jsr_db(eps_link: float | Tensor, n: int, es: float = ES) -> Tensor:
+    """JSR in dB of a perturbation of link-unit L2 norm ``eps_link``: ``10·log10(ε² / (n·Es))`` (float64).
+
+    :param eps_link: L2 norm per example of the perturbation of the transmitted symbols (Es = 1 units);
+        any shape. ``0`` gives ``-inf`` dB.
+    :param n: complex symbols per example the signal occupies.
+    :return: JSR (dB), float64, same shape, snapped to :data:`JSR_DECIMALS` decimals.
+    """
+    eps = torch.as_tensor(eps_link, dtype=torch.float64)
+    jsr = 10.0 * torch.log10(eps.square() / (int(n) * es))
+    return torch.round(jsr, decimals=JSR_DECIMALS) + 0.0  # + 0.0: no "-0"
+
+
+def jsr_db_to_link_eps(jsr_db: float | Tensor, n: int, es: float = ES) -> Tensor:
+    """Link-unit L2 norm per example of a jammer at ``jsr_db`` (dB): ``sqrt(n·Es·10^(JSR/10))`` (float64).
+
+    ``-inf`` dB gives ``0``.
+    """
+    jsr = torch.as_tensor(jsr_db, dtype=torch.float64)
+    return torch.sqrt(int(n) * es * torch.pow(10.0, jsr / 10.0))
+
+
+def eps_to_link(eps: float | Tensor, unit: str = "link", gain: float | None = None) -> Tensor:
+    """A budget ε in ``unit`` (see :data:`EPS_UNITS`) as a link-unit L2 norm (float64).
+
+    ``link``: unchanged; ``latent``: ``g·ε`` (``gain`` = transmitter gain ``g``, symbols per latent unit).
+    """
+    _check_unit(unit, gain)
+    eps = torch.as_tensor(eps, dtype=torch.float64)
+    return eps if unit == "link" else eps * float(gain)
+
+
+def link_to_eps(eps_link: float | Tensor, unit: str = "link", gain: float | None = None) -> Tensor:
+    """Inverse of :func:`eps_to_link`: a link-unit L2 norm in ``unit`` (``latent``: ``ε_link / g``)."""
+    _check_unit(unit, gain)
+    eps = torch.as_tensor(eps_link, dtype=torch.float64)
+    return eps if unit == "link" else eps / float(gain)
+
+
+def eps_to_jsr_db(eps: float | Tensor, gain: float | None, n: int, es: float = ES, *,
+                  unit: str = "link") -> Tensor:
+    """JSR in dB (float64) of a budget ``eps`` in ``unit`` (``-inf`` dB for ``eps = 0``).
+
+    :param eps: L2 norm per example, in ``unit``: ``link`` (default; transmitted symbols, Es = 1) or
+        ``latent`` (the study's latent norm).
+    :param gain: transmitter gain ``g`` (needed for ``latent``; ignored for ``link``).
     :param n: complex symbols per example.
     """
-    eps = torch.as_tensor(eps, dtype=torch.float64)
-    return 10.0 * torch.log10((gain * eps) ** 2 / (n * es))
+    return link_eps_to_jsr_db(eps_to_link(eps, unit, gain), n, es)
 
 
-def jsr_db_to_eps(jsr_db: float | Tensor, gain: float, n: int, es: float = ES) -> Tensor:
-    """Latent L2 norm ``ε`` of a jammer at ``jsr_db`` (dB): ``sqrt(n·Es·10^(JSR/10)) / g``."""
-    jsr = torch.as_tensor(jsr_db, dtype=torch.float64)
-    return torch.sqrt(n * es * torch.pow(10.0, jsr / 10.0)) / gain
+def jsr_db_to_eps(jsr_db: float | Tensor, gain: float | None, n: int, es: float = ES, *,
+                  unit: str = "link") -> Tensor:
+    """The budget ε in ``unit`` of a jammer at ``jsr_db`` (dB), float64: ``sqrt(n·Es·10^(JSR/10))`` in
+    link units, divided by ``g`` for ``latent``."""
+    return link_to_eps(jsr_db_to_link_eps(jsr_db, n, es), unit, gain)

@@ -109,6 +109,7 @@ class LinkJammer(nn.Module):
                 clean: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
         """Jammed symbols ``[..., E, B, n]`` for ``y [..., B, n]`` (see the module docstring)."""
         from channelae.channels.awgn import complex_normal
+        from channelae.channels.base import draw_shape
 
         if torch.is_inference_mode_enabled() and self.jammer.needs_decoder:
             raise UsageError("the jammer optimises through the decoder with autograd, which torch.inference_mode() "
@@ -121,8 +122,9 @@ class LinkJammer(nn.Module):
         state = self.receiver.state_from(y, h, no)
         state = state.replace(ctx=self.context(state.y, state.h, clean))
 
-        def tail(st: Any) -> Tensor:
-            w = complex_normal(st.y.shape, st.y.dtype, st.y.device, generator)
+        def tail(st: Any, *, generator: torch.Generator | None = generator) -> Tensor:
+            # draws from the generator the jammer passes (its private one), shared along st.shared_dims
+            w = complex_normal(draw_shape(st, st.y.shape), st.y.dtype, st.y.device, generator)
             noisy = st.replace(y=st.y + w * st.no.sqrt().to(st.y.dtype))
             return self.model.decode(self.receiver(noisy))
 

@@ -1,14 +1,26 @@
-"""Jammer budgets shared by the PGD and noise jammers (SPEC §2): ε (latent L2) or JSR (dB) → symbol radius."""
+"""Jammer budgets shared by the PGD and noise jammers (SPEC §2): ε (L2 norm per example, in ``link`` or
+``latent`` units) or JSR (dB) → the L2 radius of the perturbation in transmitted-symbol units (Es = 1).
+
+The conversions themselves live in :mod:`channelae.definitions`; this module only applies them to a link
+state (gain ``g`` and symbol count ``n`` from the link context).
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
 from channelae._validation import check_finite, check_one_of
+from channelae.definitions import EPS_UNITS
 from channelae.errors import UsageError
 
-__all__ = ["PLACEMENTS", "add_perturbation", "budget_grid", "expand_for_grid", "symbol_radius"]
+if TYPE_CHECKING:
+    from channelae.channels.base import ChannelState
+
+__all__ = ["EPS_UNITS", "PLACEMENTS", "add_perturbation", "budget_grid", "check_eps_unit", "expand_for_grid",
+           "signal_symbols", "symbol_radius"]
 
 PLACEMENTS = ("rx", "tx")
 
@@ -17,7 +29,7 @@ def budget_grid(eps: float | list[float] | Tensor | None, jsr_db: float | list[f
                 ) -> tuple[str, Tensor]:
     """``("eps", ε [E])`` or ``("jsr_db", JSR [E])`` from exactly one of the two; validated."""
     if (eps is None) == (jsr_db is None):
-        raise UsageError("give exactly one jammer budget: --eps (latent L2 norm) or --jsr-db (dB)",
+        raise UsageError("give exactly one jammer budget: --eps (L2 norm per example) or --jsr-db (dB)",
                          "--eps" if eps is not None else "--jsr-db")
     name, values = ("eps", eps) if eps is not None else ("jsr_db", jsr_db)
     arg = "--eps" if name == "eps" else "--jsr-db"
@@ -35,16 +47,31 @@ def budget_grid(eps: float | list[float] | Tensor | None, jsr_db: float | list[f
     return name, t
 
 
-def symbol_radius(kind: str, values: Tensor, gain: float, n: int) -> Tensor:
-    """L2 radius of the perturbation in transmitted-symbol units (real view: 2n coordinates).
+def check_eps_unit(unit: str) -> str:
+    """``unit`` if it is one of :data:`EPS_UNITS` (``link``, ``latent``), else a one-line usage error."""
+    return check_one_of(unit, EPS_UNITS, "--eps-unit")
 
-    ``eps``: ``g·ε`` (ε in latent units); ``jsr_db``: ``sqrt(n·Es·10^(JSR/10))`` (Es = 1).
+
+def signal_symbols(state: ChannelState) -> int:
+    """Complex symbols ``n`` per example that the transmitted signal occupies: the ``n`` of
+    ``JSR = ‖δ_s‖² / (n·Es)``. The one place that decides it: the link context's ``signal_symbols`` when a
+    stage sets one (a channel that spreads an example over more resource elements than ``ceil(d/2)``, e.g.
+    OFDM with pilots, passes on a context that carries it), otherwise its ``num_symbols``."""
+    ctx = state.ctx
+    n = getattr(ctx, "signal_symbols", None)
+    return int(ctx.num_symbols if n is None else n)
+
+
+def symbol_radius(kind: str, values: Tensor, gain: float, n: int, eps_unit: str = "link") -> Tensor:
+    """L2 radius of the perturbation in transmitted-symbol units (Es = 1; real view: 2n coordinates), float64.
+
+    ``eps``: ``ε`` (``eps_unit = "link"``) or ``g·ε`` (``"latent"``); ``jsr_db``: ``sqrt(n·Es·10^(JSR/10))``.
     """
-    from channelae.definitions import jsr_db_to_eps
+    from channelae.definitions import eps_to_link, jsr_db_to_link_eps
 
     if kind == "eps":
-        return values * gain
-    return jsr_db_to_eps(values, gain, n) * gain
+        return eps_to_link(values, check_eps_unit(eps_unit), gain)
+    return jsr_db_to_link_eps(values, n)
 
 
 def expand_for_grid(t: Tensor) -> Tensor:

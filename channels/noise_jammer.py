@@ -3,6 +3,8 @@
 A perturbation of exactly the same norm as the PGD jammer's budget, in a uniformly random direction
 (a Gaussian vector normalised to that norm), added at the same placement. The direction is drawn once per
 example and shared across the budgets of a grid, so the noise DD-curve is a clean function of ε.
+Budgets as for the PGD jammer: ε in ``link`` units (default: L2 norm of the symbol perturbation, Es = 1, so
+``JSR = ε²/n``) or ``latent`` units (the study's), or ``jsr_db``.
 """
 
 from __future__ import annotations
@@ -16,54 +18,70 @@ from channelae.channels._budget import (
     PLACEMENTS,
     add_perturbation,
     budget_grid,
+    check_eps_unit,
     expand_for_grid,
+    signal_symbols,
     symbol_radius,
 )
-from channelae.channels.base import Channel, ChannelState, Tail
+from channelae.channels.base import Channel, ChannelState, Tail, draw_shape, private_generator
 from channelae.errors import UsageError
 
 __all__ = ["NoiseJammer", "jammer_radius"]
 
 
-def jammer_radius(kind: str, values: Tensor, state: ChannelState, argument: str) -> Tensor:
-    """Symbol-space L2 radius ``[E]`` of a budget for the link in ``state.ctx`` (needs gain and n)."""
+def jammer_radius(kind: str, values: Tensor, state: ChannelState, argument: str,
+                  eps_unit: str = "link") -> Tensor:
+    """Symbol-space L2 radius ``[E]`` (link units, Es = 1) of a budget for the link in ``state.ctx``.
+
+    :param kind: ``eps`` (``values`` in ``eps_unit``: ``link`` or ``latent``) or ``jsr_db`` (dB).
+    :param state: needs ``ctx.gain`` (latent units) and the symbol count (:func:`signal_symbols`).
+    """
     ctx = state.ctx
     if ctx is None:
         raise UsageError("jammers need the link's gain and symbol count: run them inside a channelae Link "
                          "(or pass ChannelState.start(s, ctx=LinkContext(...)))", argument)
-    return symbol_radius(kind, values, ctx.gain, ctx.num_symbols).to(state.y.real.dtype).to(state.y.device)
+    radius = symbol_radius(kind, values, ctx.gain, signal_symbols(state), eps_unit)
+    return radius.to(dtype=state.y.real.dtype, device=state.y.device)
 
 
 @CHANNELS.register("noise-jammer")
 class NoiseJammer(Channel):
     """Random-direction perturbation with the PGD budget's norm.
 
-    :param eps: latent-space L2 norm(s) per example (one value or a grid ``[E]``).
+    :param eps: L2 norm(s) per example (one value or a grid ``[E]``), in ``eps_unit``.
     :param jsr_db: or the jammer-to-signal ratio(s) in dB on the transmitted symbols.
     :param placement: ``rx`` (after fading, default) or ``tx`` (added to s before the fading).
+    :param eps_unit: ``link`` (default: transmitted symbols with Es = 1, ``JSR = ε²/n``) or ``latent``
+        (the study's latent L2 norm, ``g·ε`` in symbols).
 
     :input state: ``y`` complex ``[..., B, n]``; ``state.ctx`` must carry ``gain`` and ``num_symbols``.
     :output state: ``y`` complex ``[..., E, B, n]`` (one slice per budget).
     """
 
     def __init__(self, eps: float | list[float] | Tensor | None = None,
-                 jsr_db: float | list[float] | Tensor | None = None, placement: str = "rx") -> None:
+                 jsr_db: float | list[float] | Tensor | None = None, placement: str = "rx",
+                 eps_unit: str = "link") -> None:
         super().__init__()
         self.budget_kind, self.budget = budget_grid(eps, jsr_db)
         self.placement = check_one_of(placement, PLACEMENTS, "--placement")
+        self.eps_unit = check_eps_unit(eps_unit)
 
     def apply(self, state: ChannelState, snr_db: float | Tensor | None = None, *, tail: Tail | None = None,
               generator: torch.Generator | None = None) -> ChannelState:
-        radius = jammer_radius(self.budget_kind, self.budget, state, "--channel")  # [E]
+        radius = jammer_radius(self.budget_kind, self.budget, state, "--channel", self.eps_unit)  # [E]
         y = state.y.unsqueeze(-3)  # [..., 1, B, n]
         shape = list(y.shape)
-        g = torch.randn(shape[:-1] + [2 * shape[-1]], generator=generator, dtype=y.real.dtype,
+        # the direction is the jammer's own draw, from a private generator seeded with one draw of the link's
+        # (the link's stream is consumed as by the PGD jammer: common random numbers; channels/base.py), one
+        # per image, shared along the state's shared dims (SNR points) and the budgets
+        g = torch.randn(draw_shape(state, shape[:-1] + [2 * shape[-1]]),
+                        generator=private_generator(generator, "noise-jammer"), dtype=y.real.dtype,
                         device=y.device)
         g = g / g.norm(dim=-1, keepdim=True).clamp_min(1e-30)
-        delta = g * radius.reshape(-1, 1, 1)  # [..., E, B, 2n]
+        delta = g.expand(shape[:-1] + [2 * shape[-1]]) * radius.reshape(-1, 1, 1)  # [..., E, B, 2n]
         n = shape[-1]
         delta_c = torch.complex(delta[..., :n], delta[..., n:])
         h = expand_for_grid(state.h)
         self.last_delta = delta_c.detach()
-        return state.replace(y=add_perturbation(y, h, delta_c, self.placement), h=h,
-                             no=expand_for_grid(state.no))
+        return state.with_budget_dim(y=add_perturbation(y, h, delta_c, self.placement), h=h,
+                                     no=expand_for_grid(state.no))

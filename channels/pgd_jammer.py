@@ -1,60 +1,170 @@
-"""``pgd-jammer``: a white-box adversary on the link that perturbs the transmitted latent (SPEC §2).
+"""``pgd-jammer``: a white-box adversary on the link that perturbs the transmitted symbols (SPEC §2).
 
 It knows the decoder, the channel realised *before* it (``h``) and the receiver, and optimises its
 perturbation ``δ`` (complex, ``[..., E, B, n]``, one per budget and example) through the rest of the link
-(the ``tail``: later channel stages, receiver, decoder) with :func:`channelae.attacks.pgd`:
+(the ``tail``: later channel stages, receiver, decoder) with :func:`channelae.attacks.attack`:
 
 - untargeted: maximise ``D(dec(ẑ_adv), dec(z0))`` (study Eq. 4), ``dec(z0)`` the clean reconstruction;
 - targeted: minimise ``D(dec(ẑ_adv), x_t)`` (Eq. 5).
 
-Random stages after the jammer (noise, fading that it does not know) are averaged over ``eot`` draws per
-step (expectation over transformation); the returned state is then passed on, so the evaluation uses fresh
-draws the jammer did not see. Budget: ``eps`` (latent L2 per example) or ``jsr_db``; a grid of ``E`` values
-runs in one batched pass.
+Random stages after the jammer (noise, fading that it does not know) are drawn afresh at every evaluation of
+the search, from the jammer's private generator, one realisation shared by all budgets (and optionally
+averaged over ``eot`` draws per step: expectation over transformation); the returned state is then passed on,
+so the link evaluates on draws the jammer did not see. Budget: ``eps`` (L2 norm per example; ``link`` units by
+default, i.e. of the transmitted-symbol perturbation with Es = 1 so that ``JSR = ε²/n``; or the study's
+``latent`` units) or ``jsr_db``; a grid of ``E`` values runs in one batched pass.
+
+The default search is APGD (:mod:`channelae.attacks`) with ``DEFAULT_STEPS = 60`` steps and
+``DEFAULT_STARTS = 10`` explored starts (96 objective evaluations with gradient and 11 without per budget
+and image; the ``strong`` default before it: 10 and 1). When
+the link after the jammer is random (two unperturbed passes differ), a control variate cancels most of the
+channel noise in the search's values and gradients (:class:`_ControlVariate`; one extra budget row per
+evaluation): without it, normalised gradient steps on single noisy draws wander (at 10 dB a 40-step search
+without it reached ~97.5 % of the damage a long search finds, with it ~100 %). The convergence bar and its numbers
+(the damage against the same attack with 10× the steps and 5 restarts, on the default model) are in
+``benchmarks/README.md`` (``benchmarks/attack_convergence.py``).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
 
 from channelae._validation import check_int_range, check_one_of
-from channelae.attacks import DISTANCES, MODES, NORMS, distance, pgd, resolve_target
+from channelae.attacks import (
+    DISTANCES,
+    MODES,
+    NORMS,
+    PRECISIONS,
+    attack,
+    distance,
+    resolve_precision,
+    resolve_target,
+)
 from channelae.channels import CHANNELS
-from channelae.channels._budget import PLACEMENTS, add_perturbation, budget_grid, expand_for_grid
-from channelae.channels.base import Channel, ChannelState, Tail
+from channelae.channels._budget import (
+    PLACEMENTS,
+    add_perturbation,
+    budget_grid,
+    check_eps_unit,
+    expand_for_grid,
+)
+from channelae.channels.base import Channel, ChannelState, Tail, call_tail, private_generator
 from channelae.channels.noise_jammer import jammer_radius
 from channelae.errors import UsageError
 
-__all__ = ["PGDJammer"]
+__all__ = ["DEFAULT_ATTACK_PRECISION", "DEFAULT_STARTS", "DEFAULT_STEPS", "PGDJammer"]
+
+#: Iterations of the default (``apgd``) search; see the module docstring for the convergence bar it meets.
+DEFAULT_STEPS = 60
+#: Random starts the default search explores before the best continues (``apgd``).
+DEFAULT_STARTS = 10
+#: Precision of the search by default; see :class:`PGDJammer` (``attack_precision``) for why.
+DEFAULT_ATTACK_PRECISION = "fp32"
+
+
+class _ControlVariate:
+    """Cancels most of the channel noise in the search's values and gradients (``apgd`` through a random tail).
+
+    Each evaluation appends one unperturbed row ``δ = 0`` to the budget dim; the tail draws one realisation
+    ``w`` shared along that dim (``ChannelState.with_budget_dim``), so the row measures the same noise. With
+    ``f_w(δ)`` the objective under draw ``w``:
+
+    - value: ``f_w(δ) − f_w(0) + mean over calls of f_w(0)`` (an estimate of ``E_w f_w(δ)`` whose noise is
+      only what ``δ`` changes in it);
+    - gradient: ``∇f_w(δ) − ∇f_w(0) + mean over earlier calls of ∇f_w(0)``. Near ``δ = 0`` the draw enters
+      both gradients alike (for a quadratic objective ``∇f_w(δ) − ∇f_w(0)`` does not depend on ``w`` at all).
+
+    Per example; costs one extra budget row per evaluation.
+    """
+
+    def __init__(self) -> None:
+        self.value_sum: Tensor | None = None
+        self.value_n = 0
+        self.grad_sum: Tensor | None = None
+        self.grad_n = 0
+
+    def __call__(self, raw: Callable[[Tensor], Tensor], delta: Tensor) -> Tensor:
+        """``raw`` maps ``δ [..., E, B, m]`` to objective values ``[..., E, B]`` (one draw shared along E)."""
+        grad_on = torch.is_grad_enabled() and delta.requires_grad
+        zero = torch.zeros_like(delta.narrow(-3, 0, 1)).requires_grad_(grad_on)
+        d = raw(torch.cat([delta, zero], dim=-3))
+        base = d[..., -1:, :]
+        b = base.detach()
+        self.value_sum = b if self.value_sum is None else self.value_sum + b
+        self.value_n += 1
+        out = d[..., :-1, :] - (b - self.value_sum / self.value_n)
+        if grad_on:
+            (g0,) = torch.autograd.grad(base.sum(), zero, retain_graph=True)  # [..., 1, B, m]
+            mean = g0 if self.grad_sum is None else self.grad_sum / self.grad_n
+            self.grad_sum = g0 if self.grad_sum is None else self.grad_sum + g0
+            self.grad_n += 1
+            lin = ((g0 - mean) * delta).sum(-1)
+            out = out - (lin - lin.detach())  # value unchanged, gradient minus (g0 − mean)
+        return out
+
+
+def _random_tail(tail: Tail, state: ChannelState, generator: torch.Generator | None) -> bool:
+    """Whether the rest of the link is random: two unperturbed passes (``[..., 1, B]`` rows, no gradient,
+    draws from ``generator``) that differ anywhere."""
+    with torch.no_grad():
+        return not torch.equal(call_tail(tail, state, generator), call_tail(tail, state, generator))
 
 
 @CHANNELS.register("pgd-jammer")
 class PGDJammer(Channel):
-    """Latent-space PGD jammer on the link.
+    """White-box PGD jammer on the link.
 
-    :param eps: latent-space L2 norm(s) per example (one value or a grid ``[E]``).
-    :param jsr_db: or jammer-to-signal ratio(s) in dB on the transmitted symbols.
+    :param eps: L2 norm(s) per example (one value or a grid ``[E]``), in ``eps_unit``.
+    :param jsr_db: or jammer-to-signal ratio(s) in dB on the transmitted symbols (``‖δ_s‖²/(n·Es)``).
+    :param eps_unit: ``link`` (default: norm of the transmitted-symbol perturbation with Es = 1, so a clean
+        example has ``‖s‖ ≈ √n`` and ``JSR = ε²/n``) or ``latent`` (the study's latent L2 norm; ``g·ε`` in
+        symbols, ``g`` the transmitter gain).
     :param placement: ``rx`` (after fading; default) or ``tx`` (added to s before the fading).
     :param target: ``None`` (untargeted), ``black``, ``white``, ``random``, ``inverted`` or an image path.
     :param distance: ``mse`` (default), ``l1``, ``ssim`` (1 − SSIM) or ``lpips``.
-    :param mode: ``strong`` (default) or ``faithful`` (study Eq. 6).
-    :param steps: PGD iterations ``K`` (10).
-    :param restarts: random restarts (strong mode).
-    :param norm: ``l2`` (default) or ``linf`` (strong mode; per real coordinate bound ε/sqrt(2n)).
-    :param eot: channel draws averaged per step (expectation over transformation).
-    :param alpha: faithful mode's step in latent units (1).
+    :param mode: ``apgd`` (default; converged, see the module docstring), ``strong`` (fixed step
+        ``2.5ε/K``) or ``faithful`` (study Eq. 6); see :mod:`channelae.attacks`.
+    :param steps: iterations ``K`` (``DEFAULT_STEPS`` = 60 for ``apgd``; 10 for ``strong`` and ``faithful``,
+        the study's K, when not given).
+    :param restarts: random restarts (``apgd`` and ``strong``; the best per example is kept).
+    :param starts: ``apgd``: random starts explored (``min(⌊0.22K⌋, 4)`` steps each) before the best
+        continues (``DEFAULT_STARTS`` = 10; the decoder's objective has several local maxima per example).
+    :param norm: ``l2`` (default) or ``linf`` (per real coordinate bound ε/sqrt(2n)).
+    :param eot: channel draws averaged per step (expectation over transformation; 1).
+    :param control_variate: ``apgd`` through a random link: cancel the channel draw in the search's values
+        and gradients with an unperturbed row that sees the same draw (default True; see the module docstring).
+    :param alpha: faithful mode's sign-step size per real coordinate, in the budget's unit: ``1`` latent unit
+        with ``eps_unit="latent"`` (the study's α), ``1`` symbol unit (Es = 1) with ``link`` units or
+        ``jsr_db``. Either way ``α = 1`` is a step of norm ``√(2n)`` ≫ ε, so each step lands on the sphere.
+    :param attack_precision: ``fp32`` (default), ``bf16`` or ``auto`` (bf16 where the CPU/GPU has native
+        bf16): the precision of the search's decoder passes only; the link evaluates the returned
+        perturbation, and every metric, in fp32. Default fp32 because bf16 search changed the mean damage
+        of the default attack on the default model by more than 1 % (``benchmarks/README.md``).
 
     :input state: ``y`` complex ``[..., B, n]``; ``state.ctx`` a :class:`~channelae.link.LinkContext`.
     :output state: ``y`` complex ``[..., E, B, n]``.
+
+    After each call, ``last_delta`` holds the perturbation ``[..., E, B, n]`` (symbol units) and
+    ``last_diagnostics`` the convergence diagnostic: ``distance_half`` and ``distance_final`` ``[..., E]``
+    (float64), the mean over images of the distance ``D`` to the reference (untargeted: ``dec(z0)``,
+    growing) or target (shrinking) that the search had reached after ``K // 2`` and ``K`` steps (best so far;
+    NaN for budgets of 0, which are not searched), with ``steps``, ``half_steps``, ``starts``, ``restarts``,
+    ``eot``, ``control_variate`` (whether it was used), ``mode``, ``precision``, ``distance`` and ``targeted``.
+    Through a random link with the control variate (``apgd``) both are re-evaluated on one fresh draw (with
+    the control variate's correction), i.e. unbiased estimates; otherwise (``strong``, ``faithful`` or
+    ``control_variate=False`` through a random link) they are the best of the search's own noisy values,
+    optimistic next to the link's evaluation on fresh draws.
     """
 
     needs_decoder = True
-    #: Decoder rows per objective evaluation (whole budgets per pass, at least one): bounds memory, and on
-    #: CPU passes of ~128-256 rows of the 28×28 decoder are ~25% faster per row than one pass of ~700.
-    max_rows: int = 256
+    #: Decoder rows per objective evaluation (whole budgets per pass, at least one): bounds memory and sets
+    #: speed, not results. ``None``: :func:`channelae.models.fold.rows_per_pass` for the search's precision
+    #: and device (CPU: 256 in fp32, 1024 in bf16, measured in benchmarks/README.md).
+    max_rows: int | None = None
 
     def __init__(
         self,
@@ -63,12 +173,16 @@ class PGDJammer(Channel):
         placement: str = "rx",
         target: str | os.PathLike[str] | None = None,
         distance: str = "mse",
-        mode: str = "strong",
-        steps: int = 10,
+        mode: str = "apgd",
+        steps: int | None = None,
         restarts: int = 1,
+        starts: int | None = None,
         norm: str = "l2",
         eot: int = 1,
         alpha: float = 1.0,
+        eps_unit: str = "link",
+        attack_precision: str = DEFAULT_ATTACK_PRECISION,
+        control_variate: bool = True,
     ) -> None:
         super().__init__()
         self.budget_kind, self.budget = budget_grid(eps, jsr_db)
@@ -82,11 +196,21 @@ class PGDJammer(Channel):
         self.target = None if target == "none" else target
         self.distance = check_one_of(distance, DISTANCES, "--distance")
         self.mode = check_one_of(mode, MODES, "--mode")
+        if steps is None:
+            steps = DEFAULT_STEPS if self.mode == "apgd" else 10
         self.steps = check_int_range(steps, "--steps", low=1, high=10_000)
         self.restarts = check_int_range(restarts, "--restarts", low=1, high=1000)
+        if starts is None:
+            starts = DEFAULT_STARTS if self.mode == "apgd" else 1
+        self.starts = check_int_range(starts, "--starts", low=1, high=1000)
+        if self.starts > 1 and self.mode != "apgd":
+            raise UsageError(f"only the apgd mode explores several starts; got mode {self.mode!r}", "--starts")
         self.norm = check_one_of(norm, NORMS, "--norm")
         self.eot = check_int_range(eot, "--eot", low=1, high=10_000)
+        self.control_variate = bool(control_variate)
         self.alpha = float(alpha)
+        self.eps_unit = check_eps_unit(eps_unit)
+        self.attack_precision = check_one_of(attack_precision, PRECISIONS, "--attack-precision")
         self.lpips_metric = None  # set by the link builder when distance == "lpips"
 
     def apply(self, state: ChannelState, snr_db: float | Tensor | None = None, *, tail: Tail | None = None,
@@ -94,7 +218,7 @@ class PGDJammer(Channel):
         if tail is None or state.ctx is None:
             raise UsageError("pgd-jammer needs the decoder: use it inside a channelae Link", "--channel")
         ctx = state.ctx
-        radius = jammer_radius(self.budget_kind, self.budget, state, "--channel")  # [E] symbol units
+        radius = jammer_radius(self.budget_kind, self.budget, state, "--channel", self.eps_unit)  # [E] symbols
         y = state.y.unsqueeze(-3)  # [..., 1, B, n]
         h = expand_for_grid(state.h)
         no = expand_for_grid(state.no)
@@ -103,10 +227,21 @@ class PGDJammer(Channel):
         shape = torch.Size(lead + [radius.numel(), B, 2 * n])
 
         clean = ctx.clean  # [B, C, H, W]
-        tgt = resolve_target(self.target, clean, generator=generator)
+        # every draw of the jammer (random target, starts, the channel draws of its search) comes from a
+        # private generator seeded with one draw of the link's: the link's stream is consumed identically
+        # whatever the attack does (common random numbers with the noise control; channels/base.py). The
+        # random starts have a stream of their own, so the number or chunking of the search's channel draws
+        # never changes them.
+        gen = private_generator(generator, "pgd-jammer")
+        start_gen = private_generator(gen, "pgd-jammer starts")
+        tgt = resolve_target(self.target, clean, generator=gen)
         ref = clean if tgt is None else tgt
         sign = 1.0 if tgt is None else -1.0
+        active = (radius > 0).nonzero().flatten()
         N = self.eot
+        # the control variate (apgd) where the link after the jammer is random: two unperturbed passes tell
+        use_cv = (self.control_variate and self.mode == "apgd" and bool(active.numel())
+                  and _random_tail(tail, state.with_budget_dim(y=y, h=h, no=no), gen))
 
         def rep(t: Tensor, dim: int) -> Tensor:
             return t if N == 1 else t.repeat_interleave(N, dim=dim)
@@ -117,30 +252,56 @@ class PGDJammer(Channel):
         y_e, h_e, no_e = rep(y, -2), rep_b(h), rep_b(no)
         ref_e = rep(ref, 0) if ref.shape[0] == B else ref
 
-        def objective(delta: Tensor) -> Tensor:
+        def raw(delta: Tensor) -> Tensor:  # sign · D per example [..., E, B] for δ [..., E, B, 2n]
             dc = torch.complex(delta[..., :n], delta[..., n:])
-            st = state.replace(y=add_perturbation(y_e, h_e, rep(dc, -2), self.placement), h=h_e, no=no_e)
-            d = distance(self.distance, tail(st), ref_e, lpips_metric=self.lpips_metric)  # [..., E, N·B]
-            if N > 1:
+            st = state.with_budget_dim(y=add_perturbation(y_e, h_e, rep(dc, -2), self.placement), h=h_e,
+                                       no=no_e)
+            d = distance(self.distance, call_tail(tail, st, gen), ref_e, lpips_metric=self.lpips_metric)
+            if N > 1:  # [..., E, N·B] -> mean over the N draws of each image
                 d = d.reshape(*d.shape[:-1], B, N).mean(-1)
             return sign * d
 
-        alpha = self.alpha * ctx.gain  # latent units -> symbol units
+        cv = _ControlVariate() if use_cv else None
+
+        def objective(delta: Tensor) -> Tensor:
+            return raw(delta) if cv is None else cv(raw, delta)
+
+        # α is in the budget's unit: latent units → symbol units through the gain; link units are symbols
+        latent = self.budget_kind == "eps" and self.eps_unit == "latent"
+        alpha = self.alpha * ctx.gain if latent else self.alpha
         if self.norm == "linf":
             radius = radius / (2 * n) ** 0.5
         # A budget of 0 admits only δ = 0: search the others alone (saves a decoder pass of B rows per
         # step for the ε = 0 point of a grid; random starts are shared along E, so results are unchanged).
         delta = torch.zeros(shape, dtype=y.real.dtype, device=y.device)
-        active = (radius > 0).nonzero().flatten()
+        diag_shape = list(shape[:-2])  # [..., E]
+        d_half = torch.full(diag_shape, float("nan"), dtype=torch.float64, device=y.device)
+        d_final = d_half.clone()
+        precision = None
         if active.numel():
             sub = shape[:-3] + torch.Size([active.numel()]) + shape[-2:]
             rsub = radius[active].reshape([1] * len(lead) + [active.numel(), 1])
             rows = max(1, sub[:-3].numel() * B * N)  # decoder rows per budget
-            chunk = (len(lead), max(1, self.max_rows // rows))  # whole budgets per decoder pass
-            found = pgd(objective, sub, rsub, mode=self.mode, steps=self.steps, restarts=self.restarts,
-                        norm=self.norm, alpha=alpha, generator=generator, dtype=y.real.dtype, device=y.device,
-                        chunk=chunk)
-            delta = delta.index_copy(len(lead), active, found)
+            max_rows = self.max_rows
+            if max_rows is None:
+                from channelae.models.fold import rows_per_pass
+
+                max_rows = rows_per_pass(resolve_precision(self.attack_precision, y.device), y.device)
+            chunk = (len(lead), max(1, max_rows // rows))  # whole budgets per decoder pass
+            res = attack(objective, sub, rsub, mode=self.mode, steps=self.steps, restarts=self.restarts,
+                         starts=self.starts, norm=self.norm, alpha=alpha, precision=self.attack_precision,
+                         generator=start_gen, dtype=y.real.dtype, device=y.device, chunk=chunk,
+                         reevaluate=use_cv)
+            delta = delta.index_copy(len(lead), active, res.delta)
+            # distance D = sign · objective, mean over images: [..., E_active]
+            d_half = d_half.index_copy(len(lead), active, (sign * res.value_half.double()).mean(-1))
+            d_final = d_final.index_copy(len(lead), active, (sign * res.value.double()).mean(-1))
+            precision = res.precision
         delta_c = torch.complex(delta[..., :n], delta[..., n:])
         self.last_delta = delta_c
-        return state.replace(y=add_perturbation(y, h, delta_c, self.placement), h=h, no=no)
+        self.last_diagnostics = {"distance_half": d_half, "distance_final": d_final, "steps": self.steps,
+                                 "half_steps": self.steps // 2, "restarts": self.restarts, "mode": self.mode,
+                                 "starts": self.starts, "eot": N, "control_variate": bool(use_cv),
+                                 "precision": precision, "distance": self.distance,
+                                 "targeted": tgt is not None}
+        return state.with_budget_dim(y=add_perturbation(y, h, delta_c, self.placement), h=h, no=no)
