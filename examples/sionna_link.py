@@ -79,7 +79,9 @@ def make_image_link_block():
             h = h.reshape(B, n)
             # channelae's jammer: optimises δ through the receiver noise `no`, the receiver and the decoder.
             y = self.jammer(y, no, h)                                     # [E, B, n]
-            y = self.awgn(y, no)                                          # Sionna AWGN: fresh noise draws
+            # Sionna AWGN, fresh draws: one per image and symbol, shared by every budget (common random numbers,
+            # as in channelae's Link: all ε see the same receiver noise)
+            y = y + self.awgn(torch.zeros_like(y[:1]), no)
             with torch.no_grad():
                 return self.model.decode(self.receiver(y, h, no))         # [E, B, C, H, W]
 
