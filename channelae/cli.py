@@ -51,12 +51,14 @@ def _choice(name: str, values: tuple[str, ...]) -> type[Enum]:
 
 
 # The library's sets (attacks.DISTANCES, attacks.MODES, channels._budget.PLACEMENTS, simulate.REFERENCES,
-# link.receiver.EQUALIZERS, attacks.TARGETS), repeated here because importing them imports torch.
+# link.receiver.EQUALIZERS, attacks.TARGETS, definitions.EPS_UNITS), repeated here because importing them
+# imports torch.
 _Distance = _choice("Distance", ("mse", "l1", "ssim", "lpips"))
 _Mode = _choice("Mode", ("apgd", "strong", "faithful"))
 _Placement = _choice("Placement", ("rx", "tx"))
 _Reference = _choice("Reference", ("input", "reconstruction"))
 _Equalizer = _choice("Equalizer", ("lmmse", "zf", "none"))
+_EpsUnit = _choice("EpsUnit", ("link", "latent"))
 _TARGETS = ("black", "white", "random", "inverted")
 
 
@@ -138,18 +140,20 @@ def train(
 def simulate(
     ctx: typer.Context,
     channel: Annotated[str, typer.Option(help="Channel spec; compose with '+', e.g. awgn+pgd-jammer.")] = "pgd-jammer",
-    eps: Annotated[str | None, typer.Option(help="Budget ε (latent L2 per example): E (grid 0…E in 10 steps), a,b,c or start:stop:step.", show_default="the data set's grid")] = None,
-    jsr_db: Annotated[str | None, typer.Option(help="Or budget as jammer-to-signal ratio in dB (same forms).", show_default="none: use --eps")] = None,
+    eps: Annotated[str | None, typer.Option(help="Budget ε (L2 norm per example, in --eps-unit): E (grid 0…E in 10 steps), a,b,c or start:stop:step.", show_default="the data set's grid")] = None,
+    jsr_db: Annotated[str | None, typer.Option(help="Or budget as jammer-to-signal ratio in dB (same forms; plots then use JSR as x axis).", show_default="none: use --eps")] = None,
+    eps_unit: Annotated[_EpsUnit, typer.Option(help="Unit of ε: link (perturbation of the transmitted symbols, Es = 1, JSR = ε²/n: comparable across models) or latent (the study's latent L2 norm).")] = _EpsUnit.link,
     snr_db: Annotated[str, typer.Option(help="SNR Es/N0 in dB per complex symbol: value, list or range; 'inf' = noiseless.")] = "inf,20,10,5",
     model: Annotated[str, typer.Option(help="Model family of the cached default model (trained on first use).")] = "swt-vae",
     checkpoint: Annotated[Path | None, typer.Option(help="Trained checkpoint directory (instead of --model).", show_default="none: use --model")] = None,
     dataset: Annotated[str | None, typer.Option(help="Data set.", show_default="the checkpoint's")] = None,
     n_images: Annotated[int, typer.Option(help="Images of the evaluation split (more for tighter intervals, e.g. 500).")] = 32,
+    draws: Annotated[int, typer.Option(help="Channel realisations per image, averaged per image (jammer and noise control always see the same ones).")] = 1,
     target: Annotated[str | None, typer.Option(help="Targeted attack: black, white, random, inverted or an image file.", show_default="none: untargeted")] = None,
     distance: Annotated[_Distance, typer.Option(help="Attack distance D (ssim: 1 − SSIM).")] = _Distance.mse,
     mode: Annotated[_Mode, typer.Option(help="Attack search (faithful: the study's Eq. 6).")] = _Mode.apgd,
     eot: Annotated[int, typer.Option(help="Channel draws averaged per PGD step.")] = 1,
-    steps: Annotated[int | None, typer.Option(help="PGD steps K.", show_default="20 for apgd, 10 for strong and faithful")] = None,
+    steps: Annotated[int | None, typer.Option(help="PGD steps K.", show_default="60 for apgd, 10 for strong and faithful")] = None,
     restarts: Annotated[int, typer.Option(help="PGD random restarts (apgd and strong).")] = 1,
     placement: Annotated[_Placement, typer.Option(help="Jammer placement: at the receiver or the transmitter.")] = _Placement.rx,
     k_db: Annotated[float, typer.Option(help="Rician K-factor in dB.")] = 10.0,
@@ -175,7 +179,7 @@ def simulate(
     model, distance, mode, eot, restarts, placement, k_db, block_length = _given(
         ctx, model=model, distance=distance, mode=mode, eot=eot, restarts=restarts, placement=placement,
         k_db=k_db, block_length=block_length)
-    reference, equalizer = _value(reference), _value(equalizer)
+    reference, equalizer, eps_unit = _value(reference), _value(equalizer), _value(eps_unit)
     from channelae import report
     from channelae.grids import parse_grid
     from channelae.simulate import DEFAULT_SNR_DB, SimulationConfig
@@ -190,7 +194,7 @@ def simulate(
         restarts=restarts, placement=placement, k_db=k_db, block_length=block_length,
         metrics=tuple(_split_list(metrics, "--metrics")), reference=reference, equalizer=equalizer,
         limits=tuple(_parse_limits(limit or [])), channel_extra=tuple(_parse_channel_options(channel_option or [])),
-        seed=seed,
+        seed=seed, eps_unit=eps_unit, draws=draws,
     )
     results = run(cfg, out, checkpoint=checkpoint, model=model, dataset=dataset, data_dir=data_dir,
                   device=device, progress=not quiet, command="channelae " + shlex.join(_ARGV))

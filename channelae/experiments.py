@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from channelae.errors import UsageError
-from channelae.results import Results, format_number
+from channelae.results import BROKEN_AT_ZERO, NOT_BROKEN, Results, breaking_text, format_number
 
 __all__ = ["ExperimentConfig", "ModelSpec", "SimSpec", "load_config", "run_dir", "run_experiment", "summary_markdown"]
 
@@ -30,7 +30,7 @@ _MODEL_KEYS = {"label", "family", "lam", "beta", "latent_dim", "harden", "checkp
 _HARDEN_KEYS = {"kind", "eps", "m", "k", "distance", "snr_db"}
 _SIM_KEYS = {"label", "channel", "eps", "jsr_db", "snr_db", "target", "distance", "mode", "eot", "steps",
              "restarts", "norm", "placement", "k_db", "block_length", "metrics", "limits", "n_images",
-             "reference", "equalizer", "seed", "channel_options"}
+             "reference", "equalizer", "seed", "channel_options", "eps_unit", "draws"}
 _QUICK_KEYS = {"epochs", "n_images", "eps", "snr_db", "train_images"}
 
 
@@ -301,7 +301,12 @@ def _summary_rows(model: str, sim: str, res: Results) -> list[dict[str, Any]]:
             mean = res.curves[link][metric].mean
             row = {"model": model, "simulation": sim, "snr_db": snr, "metric": metric,
                    "limit": res.metrics[metric].limit, "clean": mean[si][0], "at_highlight": mean[si][hi],
-                   "highlight_eps": res.budget.highlight}
+                   "highlight_eps": res.budget.highlight, "eps_unit": res.budget.eps_unit,
+                   "highlight_jsr_db": res.budget.jsr_db[hi]}
+            gap = res.gap_of(metric)
+            if gap is not None:  # paired PGD − noise at the highlighted budget, with its 95 % interval
+                row["gap_at_highlight"] = gap.mean[si][hi]
+                row["gap_lo"], row["gap_hi"] = gap.lo[si][hi], gap.hi[si][hi]
             for lname in res.curves:
                 a = res.aaddc_of(lname, metric)
                 b = res.breaking_of(lname, metric)
@@ -315,14 +320,25 @@ def summary_markdown(summary: dict[str, Any]) -> str:
     """The combined table as Markdown."""
     rows = summary["rows"]
     keys = [k for k in ("aaddc_jammer", "aaddc_noise", "aaddc_link", "breaking_eps_jammer") if any(k in r for r in rows)]
+    gap = any("gap_at_highlight" in r for r in rows)
 
-    head = ["model", "simulation", "SNR dB", "metric", "limit", "clean", "at ε*", *keys]
+    head = ["model", "simulation", "SNR dB", "metric", "limit", "clean", "at ε*", *(["Δ PGD−noise at ε*"] if gap else []),
+            *keys]
     lines = [f"# {summary['name']} ({summary['dataset']}{', quick' if summary['quick'] else ''})", "",
              summary.get("claim", ""), "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    units = sorted({r.get("eps_unit", "latent") for r in rows})
     for r in rows:
         vals = [r["model"], r["simulation"], format_number(r["snr_db"]), r["metric"], format_number(r["limit"]),
-                format_number(r["clean"]), format_number(r["at_highlight"]), *[format_number(r.get(k)) for k in keys]]
+                format_number(r["clean"]), format_number(r["at_highlight"])]
+        if gap:
+            g = r.get("gap_at_highlight")
+            vals.append("" if g is None else f"{format_number(g)} [{format_number(r['gap_lo'])}, "
+                                             f"{format_number(r['gap_hi'])}]")
+        vals += [breaking_text(r.get(k)) if k.startswith("breaking") else format_number(r.get(k)) for k in keys]
         lines.append("| " + " | ".join(vals) + " |")
-    lines += ["", ("ε* = highlighted budget; AADDC in metric × ε (bigger = more robust); breaking ε: smallest ε "
-                   "whose mean crosses the limit (∞ = not broken).")]
+    lines += ["", (f"ε* = highlighted budget (ε: L2 norm per example, {' / '.join(units)} units); AADDC in metric × ε "
+                   "(bigger = more robust); breaking ε: smallest ε whose mean crosses the limit "
+                   f"({NOT_BROKEN} = not broken on the grid, {BROKEN_AT_ZERO} = below the limit already without a "
+                   "jammer); Δ PGD−noise: mean per-image difference with its 95 % interval (paired: same images and "
+                   "channel realisations).")]
     return "\n".join(lines) + "\n"

@@ -13,14 +13,18 @@ This module also owns
 * the **file names of a results directory** (:data:`RESULTS_NAME`, :data:`CSV_NAME`, :data:`SAMPLES_NAME`,
   :data:`PER_IMAGE_NAME`) and readers of its side files (:func:`read_samples`, :func:`read_per_image`);
 * the **labels and number formats** shared by tables and plots (:func:`snr_label`, :func:`format_number`,
-  :meth:`Results.link_title`).
+  :func:`breaking_text`, :func:`eps_axis_label`, :meth:`Results.link_title`).
 
 Layout (``S`` SNR points, ``E`` budgets, in the stored orders): every curve is ``[S][E]`` (``curves[link][metric]``
-with ``mean``/``lo``/``hi``), AADDCs and breaking budgets are ``[S]``, equivalent-SNR losses ``[S][E]``. Units:
-SNR in dB Es/N0 per complex symbol (``inf`` = noiseless); ε = latent L2 norm per example; JSR in dB.
+with ``mean``/``lo``/``hi``; ``paired_gap[metric]``: the per-image difference jammer − noise), AADDCs and
+breaking budgets are ``[S]``, equivalent SNRs and their losses ``[S][E]``, the noise-only reference curve
+``[K]`` on its own SNR grid, the attack's convergence diagnostic ``[S][E]``. Units: SNR in dB Es/N0 per
+complex symbol (``inf`` = noiseless); ε = L2 norm per example in ``budget.eps_unit`` (``link``: of the
+transmitted-symbol perturbation with Es = 1; ``latent``: the study's latent norm); JSR in dB.
 
-Versions: :data:`SCHEMA_VERSION` is written as ``schema_version``. Files without it (written before the field
-existed, "version 0") are converted on load; files of a newer version are refused with one line.
+Versions: :data:`SCHEMA_VERSION` is written as ``schema_version``. Older files are converted on load: files
+without it ("version 0", written before the field existed) and version 1 (ε in latent units, no paired
+statistics, no reference curve); files of a newer version are refused with one line.
 """
 
 from __future__ import annotations
@@ -38,21 +42,28 @@ import numpy as np
 from channelae.errors import UsageError
 
 __all__ = [
+    "BROKEN_AT_ZERO",
     "CSV_NAME",
+    "NOT_BROKEN",
     "PER_IMAGE_NAME",
     "RESULTS_NAME",
     "SAMPLES_NAME",
     "SCHEMA_VERSION",
     "BreakingBudget",
     "Budget",
+    "Convergence",
     "Curve",
     "LatentBars",
     "Manifest",
     "MetricInfo",
+    "ReferenceCurve",
     "Results",
+    "breaking_text",
     "decode_number",
     "dumps_json",
     "encode_json",
+    "eps_axis_label",
+    "eps_unit_text",
     "format_number",
     "load",
     "read_per_image",
@@ -61,8 +72,10 @@ __all__ = [
     "write_json",
 ]
 
-#: Version of the ``results.json`` layout written by this module (``schema_version``).
-SCHEMA_VERSION = 1
+#: Version of the ``results.json`` layout written by this module (``schema_version``). 2: budgets carry their
+#: unit (``link`` by default), paired jammer − noise statistics, the noise-only reference curve on its own SNR
+#: grid with equivalent SNRs and their status, the attack's convergence diagnostic, ``draws``.
+SCHEMA_VERSION = 2
 RESULTS_NAME = "results.json"
 CSV_NAME = "results.csv"
 #: Per-image metric values, ``{link}.{metric}``: float64 ``[S, E, N]``.
@@ -132,6 +145,43 @@ def snr_label(snr_db: float) -> str:
     return "noiseless" if math.isinf(snr_db) and snr_db > 0 else f"SNR {snr_db:g} dB"
 
 
+#: What the tables print for a breaking budget that is never reached on the grid (``inf`` in the JSON), and for
+#: a curve that is already below its limit line without a jammer (breaking budget = the first grid point, 0).
+NOT_BROKEN = "—"
+BROKEN_AT_ZERO = "at ε=0"
+
+#: ε units (:data:`channelae.definitions.EPS_UNITS`) in words, for table notes and plot labels.
+_EPS_UNIT_TEXT = {
+    "link": "L2 norm per example of the perturbation of the transmitted symbols (Es = 1, a clean example has "
+            "‖s‖ ≈ √n)",
+    "latent": "latent L2 norm per example (the study's unit)",
+}
+
+
+def eps_unit_text(unit: str) -> str:
+    """What ε means in ``unit`` (``link`` or ``latent``), one phrase."""
+    return _EPS_UNIT_TEXT.get(unit, unit)
+
+
+def eps_axis_label(unit: str) -> str:
+    """Short axis/column label of ε in ``unit``: ``"ε (link L2)"`` or ``"ε (latent L2)"``."""
+    return f"ε ({unit} L2)"
+
+
+def breaking_text(eps_b: Any, first_eps: float = 0.0) -> str:
+    """A breaking budget for a table cell: :data:`NOT_BROKEN` for ``inf``, :data:`BROKEN_AT_ZERO` when it is
+    the first grid point ``first_eps`` (0: the curve is below its limit without a jammer), else the number;
+    ``""`` for ``None``."""
+    if eps_b is None:
+        return ""
+    x = float(decode_number(eps_b))
+    if math.isinf(x) and x > 0:
+        return NOT_BROKEN
+    if x == first_eps == 0.0:
+        return BROKEN_AT_ZERO
+    return format_number(x)
+
+
 def format_number(v: Any) -> str:
     """A number for a table cell: 4 significant digits, ``∞``/``-∞``, ``n/a`` for NaN, ``""`` for ``None``."""
     if v is None:
@@ -149,11 +199,18 @@ def format_number(v: Any) -> str:
 
 @dataclass(frozen=True)
 class MetricInfo:
-    """A metric's direction, limit line ``L`` (metric units) and unit (``""``: unitless; ``"dB"`` for PSNR)."""
+    """A metric's direction, limit line ``L`` (metric units) and unit (``""``: unitless; ``"dB"`` for PSNR).
+
+    :ivar cap: per-image values were capped at this value (PSNR: the ceiling where 8-bit images are
+        indistinguishable, :data:`channelae.curves.PSNR_CEILING_DB`), or ``None``.
+    :ivar limit_source: where the limit line comes from (``user``, a default's reason), ``""`` if unknown.
+    """
 
     higher_is_better: bool
     limit: float
     unit: str = ""
+    cap: float | None = None
+    limit_source: str = ""
 
 
 @dataclass(frozen=True)
@@ -180,12 +237,18 @@ class BreakingBudget:
 
 @dataclass(frozen=True)
 class Budget:
-    """The budget grid ``[E]``: ε (latent L2 norm per example, ε = 0 first), JSR (dB), ε / mean ‖z‖.
+    """The budget grid ``[E]``: ε (L2 norm per example in ``eps_unit``, ε = 0 first), JSR (dB), relative ε.
 
+    :ivar eps_unit: ``link`` (norm of the transmitted-symbol perturbation, Es = 1; JSR = ε²/n) or ``latent``
+        (the study's latent norm); see :mod:`channelae.definitions`.
+    :ivar eps_relative: ε relative to the mean clean norm in the same unit: ε / mean ‖s‖ (link) or
+        ε / mean ‖z‖ (latent) — the same number either way, since ‖s‖ = g·‖z‖.
     :ivar highlight: the budget singled out in tables (``--eps E`` → E); ``highlight_index`` its index.
     :ivar gain: transmitter gain ``1/√P_ref``; ``num_symbols`` complex symbols per example; both convert ε to
         JSR (:mod:`channelae.definitions`).
-    :ivar mean_latent_norm: mean clean ‖z‖₂ over the evaluated images (the unit of ``eps_relative``).
+    :ivar mean_latent_norm: mean clean ‖z‖₂; ``mean_symbol_norm`` mean clean ‖s‖₂ (link units) over the
+        evaluated images.
+    :ivar axis: how the grid was given: ``eps`` or ``jsr_db`` (``--jsr-db``: plots use JSR as x axis).
     """
 
     eps: list[float]
@@ -196,10 +259,60 @@ class Budget:
     gain: float | None = None
     num_symbols: int | None = None
     mean_latent_norm: float | None = None
+    eps_unit: str = "link"
+    mean_symbol_norm: float | None = None
+    axis: str = "eps"
 
     def grid(self) -> np.ndarray:
-        """ε as a float64 ``[E]`` array."""
+        """ε as a float64 ``[E]`` array (in :attr:`eps_unit`)."""
         return np.asarray(self.eps, dtype=np.float64)
+
+    @property
+    def relative_to(self) -> str:
+        """What ``eps_relative`` divides by: ``"mean ‖s‖"`` (link) or ``"mean ‖z‖"`` (latent)."""
+        return "mean ‖z‖" if self.eps_unit == "latent" else "mean ‖s‖"
+
+
+@dataclass(frozen=True)
+class ReferenceCurve:
+    """The jammer-free (noise-only) link on its own fine SNR grid: the curve equivalent SNRs are read on.
+
+    :ivar snr_db: ``[K]`` strictly increasing SNR points (dB), ending in ``inf`` (noiseless).
+    :ivar curves: ``metric`` → :class:`Curve` ``[1][K]`` (mean and 95 % interval over the same images).
+    :ivar channel: the channel spec it ran (the requested one with zero jammer budget).
+    """
+
+    snr_db: list[float]
+    curves: dict[str, Curve]
+    channel: str = ""
+
+
+@dataclass(frozen=True)
+class Convergence:
+    """The PGD jammer's convergence diagnostic: the mean distance ``D`` (to the untargeted reference
+    ``dec(z0)``, growing, or to the target, shrinking) it had reached after ``half_steps`` and ``steps``
+    steps, ``[S][E]`` (NaN at ε = 0, which is not searched), on its own noise draws; plus how it searched
+    (``starts`` random starts explored per restart, ``eot`` channel draws averaged per step)."""
+
+    steps: int
+    half_steps: int
+    distance_half: list[list[float]]
+    distance_final: list[list[float]]
+    restarts: int = 1
+    mode: str = ""
+    precision: str | None = None
+    distance: str = ""
+    targeted: bool = False
+    starts: int = 1
+    eot: int | None = None
+
+    def relative_gain(self) -> np.ndarray:
+        """``[S, E]`` what the second half of the steps still changed, relative to the final distance:
+        ``|D_K − D_{K/2}| / |D_K|`` (NaN at ε = 0)."""
+        half = np.asarray(self.distance_half, dtype=np.float64)
+        final = np.asarray(self.distance_final, dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.abs(final - half) / np.abs(final)
 
 
 @dataclass(frozen=True)
@@ -244,6 +357,15 @@ AADDC_DEFINITION = ("sum over ε-grid segments of the area of max(q − L, 0) (h
 
 #: Link names: the requested channel with a jammer, its equal-power noise control, or a jammer-free link.
 LINK_TITLES = {"jammer": "PGD jammer", "noise": "noise jammer (equal power)", "link": "link"}
+#: Columns of ``results.csv`` (:meth:`Results.to_csv`).
+CSV_HEADER = ("link,metric,snr_db,eps,eps_unit,jsr_db,eps_relative,mean,lo,hi,equivalent_snr_db,"
+              "equivalent_snr_loss_db,equivalent_snr_status")
+#: The CSV's link name of the paired difference jammer − noise.
+GAP_LINK = "jammer-noise"
+#: The CSV's link name of the noise-only reference curve (its rows have ε = 0 and the reference SNR grid).
+REFERENCE_LINK = "noise-only"
+
+
 
 
 @dataclass
@@ -257,7 +379,16 @@ class Results:
     :ivar curves: ``[link][metric]`` → :class:`Curve` ``[S][E]``.
     :ivar aaddc: ``[link][metric]`` → ``[S]`` AADDC (metric × ε); empty per link for a single budget.
     :ivar breaking_budget: ``[link][metric]`` → :class:`BreakingBudget`.
-    :ivar equivalent_snr_loss_db: ``[link][metric]`` → ``[S][E]`` dB (needs ≥ 2 SNR points).
+    :ivar equivalent_snr_loss_db: ``[link][metric]`` → ``[S][E]`` dB (:func:`channelae.curves.equivalent_snr_loss`
+        on :attr:`reference_curve`); ``equivalent_snr_db`` the equivalent SNR ``s′`` itself and
+        ``equivalent_snr_status`` its status (:data:`channelae.curves.EQUIVALENT_SNR_STATUS`: ``ok``, ``best``,
+        ``censored``, ``beyond``, ``nan``), same layout.
+    :ivar paired_gap: ``[metric]`` → :class:`Curve` ``[S][E]``: mean and 95 % t-interval of the per-image
+        difference jammer − noise control (common random numbers: the same images, channel realisations and
+        budgets), empty without a noise control.
+    :ivar reference_curve: the noise-only reference curve on its fine SNR grid, or ``None``.
+    :ivar convergence: the PGD jammer's convergence diagnostic, or ``None``.
+    :ivar draws: channel realisations per image averaged into each per-image value.
     :ivar latent_bars: Eq. 7 bars, or ``None`` when not computed.
     :ivar extra: top-level keys this version does not know (kept so that load → save round-trips).
     """
@@ -271,6 +402,12 @@ class Results:
     aaddc: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     breaking_budget: dict[str, dict[str, BreakingBudget]] = field(default_factory=dict)
     equivalent_snr_loss_db: dict[str, dict[str, list[list[float]]]] = field(default_factory=dict)
+    equivalent_snr_db: dict[str, dict[str, list[list[float]]]] = field(default_factory=dict)
+    equivalent_snr_status: dict[str, dict[str, list[list[str]]]] = field(default_factory=dict)
+    paired_gap: dict[str, Curve] = field(default_factory=dict)
+    reference_curve: ReferenceCurve | None = None
+    convergence: Convergence | None = None
+    draws: int = 1
     latent_bars: LatentBars | None = None
     channel: str = ""
     control: str | None = None
@@ -322,6 +459,10 @@ class Results:
         """The breaking budget of ``metric`` on ``link``, or ``None`` (single budget)."""
         return self.breaking_budget.get(link, {}).get(metric)
 
+    def gap_of(self, metric: str) -> Curve | None:
+        """The ``[S][E]`` paired difference jammer − noise of ``metric``, or ``None``."""
+        return self.paired_gap.get(metric)
+
     def link_title(self, link: str) -> str:
         """Human name of a link (``jammer`` → "PGD jammer" when the jammer is PGD, else "jammer")."""
         if link == "jammer" and self.channel and "pgd-jammer" not in self.channel:
@@ -337,17 +478,26 @@ class Results:
             "snr_db": list(self.snr_db),
             "budget": {k: v for k, v in vars(self.budget).items()
                        if v is not None or k in ("eps", "jsr_db", "highlight", "highlight_index")},
-            "metrics": {k: {"higher_is_better": m.higher_is_better, "limit": m.limit, "unit": m.unit}
+            "metrics": {k: {"higher_is_better": m.higher_is_better, "limit": m.limit, "unit": m.unit,
+                            **({"cap": m.cap} if m.cap is not None else {}),
+                            **({"limit_source": m.limit_source} if m.limit_source else {})}
                         for k, m in self.metrics.items()},
             "metric_order": list(self.metric_order),
             "link_order": list(self.link_order),
-            "curves": {ln: {m: {"mean": c.mean, "lo": c.lo, "hi": c.hi} for m, c in by.items()}
-                       for ln, by in self.curves.items()},
+            "curves": {ln: {m: _curve_dict(c) for m, c in by.items()} for ln, by in self.curves.items()},
             "aaddc": self.aaddc,
             "aaddc_definition": self.aaddc_definition,
             "breaking_budget": {ln: {m: {"eps": b.eps, "jsr_db": b.jsr_db} for m, b in by.items()}
                                 for ln, by in self.breaking_budget.items()},
             "equivalent_snr_loss_db": self.equivalent_snr_loss_db,
+            "equivalent_snr_db": self.equivalent_snr_db,
+            "equivalent_snr_status": self.equivalent_snr_status,
+            "paired_gap": {m: _curve_dict(c) for m, c in self.paired_gap.items()},
+            "reference_curve": None if self.reference_curve is None else {
+                "snr_db": list(self.reference_curve.snr_db), "channel": self.reference_curve.channel,
+                "curves": {m: _curve_dict(c) for m, c in self.reference_curve.curves.items()}},
+            "convergence": None if self.convergence is None else vars(self.convergence).copy(),
+            "draws": self.draws,
             "latent_bars": vars(self.latent_bars).copy() if self.latent_bars is not None else {},
             "channel": self.channel,
             "control": self.control,
@@ -375,14 +525,50 @@ class Results:
         return atomic_write_text(dest, self.to_json())
 
     def to_csv(self) -> str:
-        """``results.csv``: one row per (link, metric, SNR, ε) with mean and 95 % interval (stored orders)."""
-        lines = ["link,metric,snr_db,eps,jsr_db,mean,lo,hi"]
-        eps, jsr = self.budget.eps, self.budget.jsr_db
+        """``results.csv``: one row per (link, metric, SNR, ε) with mean and 95 % interval (stored orders).
+
+        Columns: ``link, metric, snr_db, eps, eps_unit, jsr_db, eps_relative, mean, lo, hi, equivalent_snr_db,
+        equivalent_snr_loss_db, equivalent_snr_status`` (empty where not computed). Links: ``jammer``,
+        ``noise``, ``link``, then :data:`GAP_LINK` (the paired per-image difference jammer − noise) and
+        :data:`REFERENCE_LINK` (the noise-only reference curve: ε = 0, one row per reference SNR point).
+        """
+        lines = [CSV_HEADER]
+        b = self.budget
+        eps, jsr, rel, unit = b.eps, b.jsr_db, b.eps_relative, b.eps_unit
+
+        def g(v: Any, fmt: str) -> str:
+            return "" if v is None else format(v, fmt)
+
+        def row(lname: str, mname: str, snr: float, ei: int, c: Curve, si: int, sj: int,
+                eq: tuple[Any, Any, Any] = (None, None, None)) -> str:
+            r = rel[ei] if rel is not None else None
+            return (f"{lname},{mname},{snr},{eps[ei]:.6g},{unit},{jsr[ei]:.6g},{g(r, '.6g')},"
+                    f"{c.mean[si][sj]:.8g},{c.lo[si][sj]:.8g},{c.hi[si][sj]:.8g},{g(eq[0], '.6g')},"
+                    f"{g(eq[1], '.6g')},{eq[2] or ''}")
+
+        def pick(table: dict[str, dict[str, list[list[Any]]]], ln: str, m: str, si: int, ei: int) -> Any:
+            t = table.get(ln, {}).get(m)
+            return None if t is None else t[si][ei]
+
         for lname, mname, c in self.iter_curves():
             for si, s in enumerate(self.snr_db):
-                for ei, e in enumerate(eps):
-                    lines.append(f"{lname},{mname},{s},{e:.6g},{jsr[ei]:.6g},{c.mean[si][ei]:.8g},"
-                                 f"{c.lo[si][ei]:.8g},{c.hi[si][ei]:.8g}")
+                for ei in range(len(eps)):
+                    eq = tuple(pick(t, lname, mname, si, ei) for t in (
+                        self.equivalent_snr_db, self.equivalent_snr_loss_db, self.equivalent_snr_status))
+                    lines.append(row(lname, mname, s, ei, c, si, ei, eq))
+        for mname in self.metric_names:
+            c = self.paired_gap.get(mname)
+            if c is not None:
+                for si, s in enumerate(self.snr_db):
+                    for ei in range(len(eps)):
+                        lines.append(row(GAP_LINK, mname, s, ei, c, si, ei))
+        ref = self.reference_curve
+        if ref is not None:
+            for mname in self.metric_names:
+                c = ref.curves.get(mname)
+                if c is not None:
+                    for k, s in enumerate(ref.snr_db):
+                        lines.append(row(REFERENCE_LINK, mname, s, 0, c, 0, k))
         return "\n".join(lines) + "\n"
 
     @classmethod
@@ -393,7 +579,9 @@ class Results:
         doc = _upgrade(dict(doc))
         known = {"schema_version", "snr_db", "budget", "metrics", "metric_order", "link_order", "curves",
                  "aaddc", "aaddc_definition", "breaking_budget", "equivalent_snr_loss_db", "latent_bars",
-                 "channel", "control", "reference", "dataset", "n_images", "skipped_metrics", "manifest"}
+                 "channel", "control", "reference", "dataset", "n_images", "skipped_metrics", "manifest",
+                 "equivalent_snr_db", "equivalent_snr_status", "paired_gap", "reference_curve", "convergence",
+                 "draws"}
         b = doc["budget"]
         budget = Budget(
             eps=_numbers(b["eps"]), jsr_db=_numbers(b["jsr_db"]), highlight=decode_number(b["highlight"]),
@@ -402,13 +590,18 @@ class Results:
             gain=decode_number(b["gain"]) if "gain" in b else None,
             num_symbols=int(b["num_symbols"]) if "num_symbols" in b else None,
             mean_latent_norm=decode_number(b["mean_latent_norm"]) if "mean_latent_norm" in b else None,
+            eps_unit=_unit(b["eps_unit"]),
+            mean_symbol_norm=decode_number(b["mean_symbol_norm"]) if b.get("mean_symbol_norm") is not None else None,
+            axis=str(b.get("axis", "eps")),
         )
         metrics = {k: MetricInfo(higher_is_better=_bool(m["higher_is_better"]), limit=decode_number(m["limit"]),
-                                 unit=str(m.get("unit", "")))
+                                 unit=str(m.get("unit", "")),
+                                 cap=decode_number(m["cap"]) if m.get("cap") is not None else None,
+                                 limit_source=str(m.get("limit_source", "")))
                    for k, m in doc["metrics"].items()}
-        curves = {ln: {m: Curve(mean=_numbers(c["mean"]), lo=_numbers(c.get("lo", c["mean"])),
-                                hi=_numbers(c.get("hi", c["mean"])))
-                       for m, c in by.items()} for ln, by in doc["curves"].items()}
+        curves = {ln: {m: _curve(c) for m, c in by.items()} for ln, by in doc["curves"].items()}
+        ref = doc.get("reference_curve")
+        conv = doc.get("convergence")
         bars = doc.get("latent_bars") or None
         man = doc.get("manifest")
         res = cls(
@@ -422,6 +615,22 @@ class Results:
                                   for m, v in by.items()} for ln, by in doc.get("breaking_budget", {}).items()},
             equivalent_snr_loss_db={ln: {m: _numbers(v) for m, v in by.items()}
                                     for ln, by in doc.get("equivalent_snr_loss_db", {}).items()},
+            equivalent_snr_db={ln: {m: _numbers(v) for m, v in by.items()}
+                               for ln, by in doc.get("equivalent_snr_db", {}).items()},
+            equivalent_snr_status={ln: {m: [[str(x) for x in row] for row in v] for m, v in by.items()}
+                                   for ln, by in doc.get("equivalent_snr_status", {}).items()},
+            paired_gap={m: _curve(c) for m, c in doc.get("paired_gap", {}).items()},
+            reference_curve=None if not ref else ReferenceCurve(
+                snr_db=_numbers(ref["snr_db"]), channel=str(ref.get("channel", "")),
+                curves={m: _curve(c) for m, c in ref["curves"].items()}),
+            convergence=None if not conv else Convergence(
+                steps=int(conv["steps"]), half_steps=int(conv["half_steps"]),
+                distance_half=_numbers(conv["distance_half"]), distance_final=_numbers(conv["distance_final"]),
+                restarts=int(conv.get("restarts", 1)), mode=str(conv.get("mode", "")),
+                precision=conv.get("precision"), distance=str(conv.get("distance", "")),
+                targeted=bool(conv.get("targeted", False)), starts=int(conv.get("starts", 1)),
+                eot=None if conv.get("eot") is None else int(conv["eot"])),
+            draws=int(doc.get("draws", 1)),
             latent_bars=None if bars is None else LatentBars(
                 snr_db=decode_number(bars["snr_db"]), eps=decode_number(bars["eps"]),
                 z_abs=_numbers(bars["z_abs"]), z_adv_abs=_numbers(bars["z_adv_abs"]),
@@ -444,13 +653,21 @@ class Results:
             raise ValueError("snr_db / budget grids are empty or inconsistent")
         if not 0 <= self.budget.highlight_index < E:
             raise ValueError(f"highlight_index {self.budget.highlight_index} is outside the {E} budgets")
-        for ln, by in self.curves.items():
-            for m, c in by.items():
-                if m not in self.metrics:
-                    raise ValueError(f"curve {ln}/{m} of an undeclared metric")
-                for part in (c.mean, c.lo, c.hi):
-                    if len(part) != S or any(len(row) != E for row in part):
-                        raise ValueError(f"curve {ln}/{m} is not {S} × {E}")
+        if self.budget.eps_unit not in ("link", "latent"):
+            raise ValueError(f"budget.eps_unit must be link or latent; got {self.budget.eps_unit!r}")
+        named = [(f"curve {ln}/{m}", m, c) for ln, by in self.curves.items() for m, c in by.items()]
+        named += [(f"paired_gap/{m}", m, c) for m, c in self.paired_gap.items()]
+        for what, m, c in named:
+            if m not in self.metrics:
+                raise ValueError(f"{what} of an undeclared metric")
+            for part in (c.mean, c.lo, c.hi):
+                if len(part) != S or any(len(row) != E for row in part):
+                    raise ValueError(f"{what} is not {S} × {E}")
+        if self.reference_curve is not None:
+            K = len(self.reference_curve.snr_db)
+            for m, c in self.reference_curve.curves.items():
+                if any(len(part) != 1 or len(part[0]) != K for part in (c.mean, c.lo, c.hi)):
+                    raise ValueError(f"reference curve {m} is not 1 × {K}")
 
     def iter_curves(self) -> Iterator[tuple[str, str, Curve]]:
         """``(link, metric, curve)`` in the stored orders."""
@@ -459,6 +676,20 @@ class Results:
                 c = self.curve(ln, m)
                 if c is not None:
                     yield ln, m, c
+
+
+def _curve_dict(c: Curve) -> dict[str, Any]:
+    return {"mean": c.mean, "lo": c.lo, "hi": c.hi}
+
+
+def _curve(c: dict[str, Any]) -> Curve:
+    return Curve(mean=_numbers(c["mean"]), lo=_numbers(c.get("lo", c["mean"])), hi=_numbers(c.get("hi", c["mean"])))
+
+
+def _unit(v: Any) -> str:
+    if v not in ("link", "latent"):
+        raise ValueError(f"budget.eps_unit must be link or latent; got {v!r}")
+    return str(v)
 
 
 def _bool(v: Any) -> bool:
@@ -481,7 +712,19 @@ def _upgrade(doc: dict[str, Any]) -> dict[str, Any]:
         # link_order): the key order is then the best guess (sorted, as the file was written).
         doc.setdefault("metric_order", list(doc.get("metrics", {})))
         doc.setdefault("link_order", list(doc.get("curves", {})))
-        doc["schema_version"] = 1
+        version = 1
+    if version == 1:
+        # Version 1: ε was always the latent L2 norm (eps_relative = ε / mean ‖z‖); no paired statistics,
+        # reference curve, convergence diagnostic or draws (one realisation per image).
+        budget = dict(doc["budget"]) if isinstance(doc.get("budget"), dict) else doc.get("budget")
+        if isinstance(budget, dict):
+            budget.setdefault("eps_unit", "latent")
+            gain, norm = budget.get("gain"), budget.get("mean_latent_norm")
+            if "mean_symbol_norm" not in budget and isinstance(gain, (int, float)) and isinstance(norm, (int, float)):
+                budget["mean_symbol_norm"] = gain * norm
+            doc["budget"] = budget
+        version = 2
+    doc["schema_version"] = version
     return doc
 
 

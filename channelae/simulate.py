@@ -3,23 +3,37 @@
 Owns the simulation itself: :class:`SimulationConfig` (everything that changes numbers) and :func:`simulate`,
 which reads as its steps:
 
-1. :func:`plan_grid` — budgets (ε, or JSR converted with the checkpoint's gain), SNR points, and the links
-   that run over them (the requested channel and its equal-power noise control);
+1. :func:`plan_grid` — budgets (ε in ``eps_unit``, or JSR converted with :mod:`channelae.definitions`), SNR
+   points, and the links that run over them: the requested channel, its equal-power noise control, and the
+   noise-only reference (the channel with a zero jammer budget) on its own fine SNR grid;
 2. :func:`_run_chunks` — every chunk of images through every link, all SNR points and budgets in one call
-   (``[S, E, B]`` rows, chunked to ``max_rows``); resumable;
-3. :func:`_statistics` — per-image values → means and intervals, AADDC, breaking budgets, equivalent-SNR loss
-   (:mod:`channelae.curves`);
+   (``[S, E, B·draws]`` rows, chunked to ``max_rows``); resumable;
+3. :func:`_statistics` — per-image values → means and intervals, the paired jammer − noise differences,
+   AADDC, breaking budgets, equivalent SNRs and their losses (:mod:`channelae.curves`) on the reference curve
+   (whose points at the simulation's own SNRs are the jammed links' ε = 0 values: the same link and
+   realisations, so the loss at ε = 0 is exactly 0), the attack's convergence diagnostic;
 4. :func:`_write` — ``results.json`` / ``results.csv`` (format owned by :mod:`channelae.results`) and the side
    files ``samples.safetensors`` / ``per_image.safetensors``.
 
+Common random numbers (:mod:`channelae.channels.base`): every link of a chunk gets a generator seeded with
+``(seed, chunk)`` alone, and jammers take exactly one seed from it, so for one image the PGD jammer link, its
+noise control and the reference see the same channel realisations (fading, receiver noise) at every SNR and
+budget; their ε = 0 rows are bit-identical and differences between them are paired per image. ``draws``
+evaluates every image under that many independent realisations (images repeated along the batch, the attack
+run per realisation: it is white-box on the channel) and averages each per-image value over them. Default 1:
+the comparisons the tables make are already paired (same realisation for both links and every ε), and the
+t-intervals over images include the channel's randomness since every image sees its own realisation; more
+draws narrow the intervals at finite SNR at ``draws`` times the cost.
+
 Resume: each chunk's per-image values are written atomically to ``<out>/partial/`` as soon as it finishes, so
 an interrupted run resumes from the finished chunks (same config, weights, data set and device type only).
-Chunk ``i`` draws its randomness from a generator seeded with ``(seed, i, link)``, so a resumed run gives the
-same numbers as an uninterrupted one.
+Chunk ``i`` draws its randomness from a generator seeded with ``(seed, i)``, so a resumed run gives the same
+numbers as an uninterrupted one.
 
-Budgets: internally always ε (latent L2 per example); a ``--jsr-db`` grid is converted with the checkpoint's
-gain (:mod:`channelae.definitions`). ε = 0 is always part of the grid (added when missing): it is the
-jammer-free link, whose values over SNR form the noise-only curve for the equivalent-SNR loss.
+Budgets: ε in ``eps_unit`` — ``link`` (default: L2 norm of the perturbation of the transmitted symbols,
+Es = 1, so JSR = ε²/n for every model) or ``latent`` (the study's unit); a ``--jsr-db`` grid is converted to ε
+in that unit (:mod:`channelae.definitions`). ε = 0 is always part of the grid (added when missing): it is the
+jammer-free link.
 """
 
 from __future__ import annotations
@@ -31,7 +45,7 @@ import os
 import platform
 import shutil
 import sys
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,10 +61,12 @@ from channelae.results import (
     SAMPLES_NAME,
     BreakingBudget,
     Budget,
+    Convergence,
     Curve,
     LatentBars,
     Manifest,
     MetricInfo,
+    ReferenceCurve,
     Results,
 )
 
@@ -68,9 +84,9 @@ __all__ = [
 DEFAULT_SNR_DB: tuple[float, ...] = (math.inf, 20.0, 10.0, 5.0)
 DEFAULT_METRICS: tuple[str, ...] = ("ssim", "psnr", "mse", "lpips")
 REFERENCES = ("input", "reconstruction")
-#: PSNR cap in dB (identical images would give +inf, e.g. reference = reconstruction at ε = 0).
-PSNR_MAX_DB = 100.0
 N_SAMPLES = 8
+#: Channel realisations per image by default (module docstring: why 1).
+DEFAULT_DRAWS = 1
 
 
 @dataclass(frozen=True)
@@ -78,8 +94,12 @@ class SimulationConfig:
     """What a simulation computes (everything that changes numbers; hashed into the manifest).
 
     :param channel: channel spec, e.g. ``pgd-jammer``, ``awgn+pgd-jammer``, ``rayleigh+pgd-jammer``.
-    :param eps: budget grid in latent L2 units per example (``None``: data set default when jammed).
-    :param jsr_db: or a JSR grid in dB (converted to ε with the checkpoint's gain).
+    :param eps: budget grid, L2 norm per example in ``eps_unit`` (``None``: the data set's default grid
+        when jammed, read in ``eps_unit``).
+    :param jsr_db: or a JSR grid in dB (converted to ε in ``eps_unit``).
+    :param eps_unit: ``link`` (default: transmitted-symbol perturbation, Es = 1, JSR = ε²/n) or ``latent``
+        (the study's latent L2 norm; the configs reproducing the study use it).
+    :param draws: channel realisations per image, averaged per image (module docstring).
     :param highlight: the budget value singled out in tables (``--eps E`` → E).
     :param snr_db: SNR points, dB Es/N0 per complex symbol (``inf`` = noiseless).
     :param n_images: images of the evaluation split.
@@ -114,9 +134,15 @@ class SimulationConfig:
     seed: int = 0
     max_rows: int = 6144
     lpips_net: str = "alex"
+    eps_unit: str = "link"
+    draws: int = DEFAULT_DRAWS
 
     def validate(self) -> None:
+        from channelae.definitions import EPS_UNITS
+
         check_one_of(self.reference, REFERENCES, "--reference")
+        check_one_of(self.eps_unit, EPS_UNITS, "--eps-unit")
+        check_int_range(self.draws, "--draws", low=1, high=10_000)
         check_int_range(self.n_images, "--n-images", low=1, high=1_000_000)
         check_int_range(self.seed, "--seed", low=0, high=2**63 - 1)
         check_int_range(self.max_rows, "max_rows", low=1)
@@ -137,7 +163,7 @@ class SimulationConfig:
         for name, _ in self.channel_extra:
             if not name.isidentifier():
                 raise UsageError(f"{name!r} is not an option name (letters, digits, '_')", "--channel-option")
-            if name in _CHANNEL_KEYS or name in ("eps", "jsr_db", "snr_db"):
+            if name in _CHANNEL_KEYS or name in ("eps", "jsr_db", "snr_db", "eps_unit", "draws"):
                 raise UsageError(f"{name!r} has its own option: use --{name.replace('_', '-')}",
                                  "--channel-option")
             if name in extra:
@@ -145,8 +171,11 @@ class SimulationConfig:
             extra.add(name)
 
     def channel_options(self) -> dict[str, Any]:
-        """The options for :func:`channelae.channels.build_channel` (``None`` = the channel's default)."""
+        """The options for :func:`channelae.channels.build_channel` (``None`` = the channel's default);
+        ``eps_unit`` for a channel with a jammer."""
         opts = {k: getattr(self, k) for k in _CHANNEL_KEYS if getattr(self, k) is not None}
+        if jammer_stages(self.channel):
+            opts["eps_unit"] = self.eps_unit
         opts.update(self.channel_extra)
         return opts
 
@@ -177,6 +206,15 @@ def _control_spec(spec: str) -> str | None:
     if "pgd-jammer" not in parts:
         return None
     return "+".join("noise-jammer" if p == "pgd-jammer" else p for p in parts)
+
+
+def _reference_spec(spec: str) -> str:
+    """The noise-only reference of a jammed spec: every jammer stage a ``noise-jammer`` (run with budget 0).
+
+    A zero-budget noise jammer adds exactly nothing, and takes the one seed from the link's generator that
+    the jammer it replaces takes, so the reference sees the jammed links' channel realisations (CRN)."""
+    return "+".join("noise-jammer" if p.strip() in ("pgd-jammer", "noise-jammer") else p.strip()
+                    for p in spec.split("+") if p.strip())
 
 
 def _file_sha256(path: Path) -> str:
@@ -279,12 +317,18 @@ def _resolve_model(config: SimulationConfig, checkpoint: str | os.PathLike[str] 
 class GridPlan:
     """What one simulation runs over.
 
-    :ivar eps: ``[E]`` budgets, latent L2 norm per example, increasing, ε = 0 first.
-    :ivar highlight: the budget singled out in tables (latent L2).
+    :ivar eps: ``[E]`` budgets, L2 norm per example in ``eps_unit``, increasing, ε = 0 first.
+    :ivar eps_unit: ``link`` or ``latent`` (:data:`channelae.definitions.EPS_UNITS`).
+    :ivar jsr_db: ``[E]`` the budgets' JSR in dB (float64, :func:`channelae.definitions.eps_to_jsr_db`).
+    :ivar highlight: the budget singled out in tables (in ``eps_unit``).
+    :ivar axis: ``eps``, or ``jsr_db`` when the grid was given as JSR (plots then use JSR as x axis).
     :ivar snr_db: ``[S]`` SNR points, dB Es/N0 per complex symbol (``inf`` = noiseless), as given.
     :ivar gain: transmitter gain ``1/√P_ref`` of the checkpoint; ``num_symbols``: complex symbols per example.
     :ivar links: link name → channel spec: ``jammer`` (or ``link`` without a jammer) and, for a PGD jammer,
         ``noise`` (its equal-power noise control).
+    :ivar reference: the noise-only reference's channel spec (zero jammer budget), or ``None`` without a
+        jammer; ``reference_snr_db`` ``[K]`` its SNR grid (:data:`channelae.curves.REFERENCE_SNR_DB` and the
+        finite ``snr_db`` points, ascending, ``inf`` last).
     """
 
     eps: list[float]
@@ -293,6 +337,11 @@ class GridPlan:
     gain: float
     num_symbols: int
     links: dict[str, str]
+    eps_unit: str = "link"
+    jsr_db: list[float] = field(default_factory=list)
+    axis: str = "eps"
+    reference: str | None = None
+    reference_snr_db: Tensor | None = None
 
     @property
     def control(self) -> str | None:
@@ -303,23 +352,29 @@ class GridPlan:
 def plan_grid(config: SimulationConfig, meta: dict[str, Any], dataset: str) -> GridPlan:
     """Budgets, SNR points and links of ``config`` for a checkpoint with metadata ``meta`` (no model needed).
 
-    A ``--jsr-db`` grid is converted to ε with the checkpoint's gain; without ``--eps``/``--jsr-db`` a jammed
-    channel gets the data set's default ε grid; ε = 0 is added when missing.
+    A ``--jsr-db`` grid is converted to ε in ``config.eps_unit`` with the checkpoint's gain and symbol count
+    (:mod:`channelae.definitions`, the one place of these conversions); without ``--eps``/``--jsr-db`` a
+    jammed channel gets the data set's default ε grid, read in ``config.eps_unit``; ε = 0 is added when
+    missing.
     """
+    from channelae.curves import REFERENCE_SNR_DB
     from channelae.data import dataset_info
-    from channelae.definitions import jsr_db_to_eps, num_symbols
+    from channelae.definitions import eps_to_jsr_db, jsr_db_to_eps, num_symbols
     from channelae.grids import eps_grid
     from channelae.link import as_snr_grid
 
+    unit = config.eps_unit
     gain = 1.0 / math.sqrt(float(meta["p_ref"]))
     n_sym = num_symbols(int(meta["config"]["latent_dim"]))
     jammed = bool(jammer_stages(config.channel))
+    axis = "eps"
     if not jammed:
         eps_values, highlight = [0.0], 0.0
     elif config.jsr_db is not None:
         jsr_values, highlight_jsr = eps_grid(list(config.jsr_db), "--jsr-db")
-        eps_values = [float(v) for v in jsr_db_to_eps(torch.tensor(jsr_values), gain, n_sym)]
-        highlight = float(jsr_db_to_eps(highlight_jsr, gain, n_sym))
+        eps_values = jsr_db_to_eps(torch.tensor(jsr_values, dtype=torch.float64), gain, n_sym, unit=unit).tolist()
+        highlight = float(jsr_db_to_eps(highlight_jsr, gain, n_sym, unit=unit))
+        axis = "jsr_db"
     else:
         raw = list(config.eps) if config.eps is not None else [float(v) for v in dataset_info(dataset).eps_grid()]
         eps_values, highlight = eps_grid(raw, "--eps")
@@ -332,29 +387,43 @@ def plan_grid(config: SimulationConfig, meta: dict[str, Any], dataset: str) -> G
     if control is not None:
         links["noise"] = control
     eps_t = torch.tensor(eps_values, dtype=torch.float64)
-    return GridPlan(eps=eps_t.tolist(), highlight=highlight, snr_db=as_snr_grid(list(config.snr_db)), gain=gain,
-                    num_symbols=n_sym, links=links)
+    snr = as_snr_grid(list(config.snr_db))
+    reference = ref_snr = None
+    if jammed:
+        reference = _reference_spec(config.channel)
+        points = sorted({*REFERENCE_SNR_DB, *(float(v) for v in snr.tolist())})
+        ref_snr = torch.tensor(points, dtype=torch.float32)
+    return GridPlan(eps=eps_t.tolist(), highlight=highlight, snr_db=snr, gain=gain, num_symbols=n_sym, links=links,
+                    eps_unit=unit, jsr_db=eps_to_jsr_db(eps_t, gain, n_sym, unit=unit).tolist(), axis=axis,
+                    reference=reference, reference_snr_db=ref_snr)
 
 
 def _build_links(config: SimulationConfig, plan: GridPlan, ckpt: Path, dev: torch.device) -> dict[str, Any]:
-    """One :class:`channelae.link.Link` per planned link; the noise control drops the PGD-only options."""
+    """One :class:`channelae.link.Link` per planned link, plus the noise-only ``reference`` (a zero budget)
+    for a jammed channel; the noise control and the reference drop the PGD-only options."""
     from channelae.link import Link
 
     jammed = bool(jammer_stages(config.channel))
+    specs = dict(plan.links)
+    if plan.reference is not None:
+        specs["reference"] = plan.reference
     links = {}
-    for name, spec in plan.links.items():
+    for name, spec in specs.items():
         o = config.channel_options()
         if jammed:
-            o["eps"] = list(plan.eps)
-        if name == "noise":
-            o = {k: v for k, v in o.items() if k not in ("target", "distance", "mode", "eot", "steps",
-                                                         "restarts", "norm")}
+            o["eps"] = [0.0] if name == "reference" else list(plan.eps)
+        if name in ("noise", "reference"):
+            o = {k: v for k, v in o.items() if k not in _PGD_ONLY}
             takes = _stage_options(spec)
             o = {k: v for k, v in o.items()  # extras meant for the PGD jammer alone
                  if k not in dict(config.channel_extra) or any(t is None or k in t for t in takes)}
         links[name] = Link.from_checkpoint(ckpt, spec, device=dev, equalizer=config.equalizer,
                                            channel_options=o)
     return links
+
+
+#: Options only the PGD jammer takes (the noise control and the reference drop them).
+_PGD_ONLY = ("target", "distance", "mode", "eot", "steps", "restarts", "norm")
 
 
 @dataclass(frozen=True)
@@ -372,11 +441,11 @@ def _build_metrics(config: SimulationConfig, links: dict[str, Any], dev: torch.d
                    overrides: dict[str, Any] | None) -> MetricSet:
     """Build ``config.metrics`` (skipping those that cannot run here) and give an LPIPS-distance jammer its
     LPIPS network."""
-    from channelae.curves import metric_spec
+    from channelae.curves import PSNR_CEILING_DB, metric_spec
     from channelae.metrics import build_metrics
 
     metrics, skipped = build_metrics(list(config.metrics), device=dev, lpips_net=config.lpips_net,
-                                     psnr_max_db=PSNR_MAX_DB, **(overrides or {}))
+                                     psnr_max_db=PSNR_CEILING_DB, **(overrides or {}))
     if config.distance == "lpips":
         lp = metrics.get("lpips")
         why = skipped.get("lpips")
@@ -402,29 +471,52 @@ def _build_metrics(config: SimulationConfig, links: dict[str, Any], dev: torch.d
 # Running the chunks
 
 
-def _chunk_generator(seed: int, chunk: int, link_index: int, device: torch.device) -> torch.Generator:
-    """The generator of one (chunk, link): depends on nothing else, so a resumed run draws the same numbers."""
+def _chunk_generator(seed: int, chunk: int, device: torch.device) -> torch.Generator:
+    """The generator of one chunk, the same for every link (common random numbers): it depends on nothing
+    else, so a resumed run draws the same numbers."""
     g = torch.Generator(device=device)
-    g.manual_seed((seed * 1_000_003 + chunk * 7919 + link_index) % (2**63 - 1))
+    g.manual_seed((seed * 1_000_003 + chunk * 7919) % (2**63 - 1))
     return g
+
+
+def _pgd_stage(link: Any) -> Any:
+    """The PGD jammer stage of a link's channel, or ``None``."""
+    from channelae.channels.pgd_jammer import PGDJammer
+
+    return next((st for st in getattr(link.channel, "stages", [link.channel]) if isinstance(st, PGDJammer)), None)
 
 
 @dataclass
 class ChunkImages:
     """Reconstructions and references kept in memory for the per-set metrics (FID): uint8, per link
-    ``[S, E, B, C, H, W]`` chunks, and the references ``[B, C, H, W]`` chunks."""
+    ``[S, E, B·draws, C, H, W]`` chunks, and the references ``[B·draws, C, H, W]`` chunks."""
 
     x_hat: dict[str, list[Tensor]]
     ref: list[Tensor]
+
+
+def _per_image(metric: Any, x_hat: Tensor, ref: Tensor, lead: tuple[int, ...], draws: int) -> Tensor:
+    """Per-image values of ``metric`` for reconstructions ``x_hat [*lead, B·draws, C, H, W]`` against ``ref``
+    (broadcasting), averaged over each image's ``draws`` realisations: float64 ``[*lead, B]`` on the CPU."""
+    flat = x_hat.reshape(-1, *x_hat.shape[-3:])
+    ref_flat = ref.expand(x_hat.shape).reshape(flat.shape)
+    with torch.no_grad():
+        vals = torch.cat([metric(flat[i:i + 1024], ref_flat[i:i + 1024]) for i in range(0, flat.shape[0], 1024)])
+    return vals.double().reshape(*lead, -1, draws).mean(-1).cpu()
 
 
 def _run_chunks(config: SimulationConfig, plan: GridPlan, links: dict[str, Any], metrics: MetricSet, data: Any,
                 chunk: int, partial: Path, dev: torch.device, progress: bool) -> ChunkImages:
     """Run every chunk of images through every link and write ``partial/chunk_XXXXX.safetensors``.
 
-    Each chunk file holds, per link ``L``: ``L.<metric>`` float64 ``[S, E, B]`` per-image values,
-    ``L.z_hat`` float32 ``[S, E, B, d]`` received latents; and ``z`` ``[B, d]`` clean latents; chunk 0 also
-    ``L.samples`` ``[S, E, k, C, H, W]``, ``inputs`` and ``clean`` ``[k, C, H, W]`` (k ≤ 8 images for plots).
+    Every link of a chunk gets the same generator (:func:`_chunk_generator`: common random numbers); with
+    ``draws > 1`` every image is repeated ``draws`` times along the batch (each copy its own realisation).
+    Each chunk file holds, per link ``L``: ``L.<metric>`` float64 ``[S, E, B]`` per-image values (averaged over
+    the draws), ``L.z_hat`` float32 ``[S, E, B, d]`` received latents (first draw); the reference's
+    ``reference.<metric>`` ``[K, 1, B]`` on its SNR grid; for a PGD jammer ``jammer.conv_half`` /
+    ``jammer.conv_final`` float64 ``[S, E]`` (its convergence diagnostic, mean over the chunk's rows) and
+    ``jammer.conv_rows``; and ``z`` ``[B, d]`` clean latents; chunk 0 also ``L.samples`` ``[S, E, k, C, H, W]``,
+    ``inputs`` and ``clean`` ``[k, C, H, W]`` (k ≤ 8 images for plots, first draw).
     A finished chunk is skipped, unless per-set metrics need its images again.
     """
     from safetensors.torch import save_file
@@ -433,41 +525,54 @@ def _run_chunks(config: SimulationConfig, plan: GridPlan, links: dict[str, Any],
     from channelae.progress import make_progress
 
     N = len(data)
-    S, E = plan.snr_db.numel(), len(plan.eps)
+    S, E, D = plan.snr_db.numel(), len(plan.eps), config.draws
     n_chunks = math.ceil(N / chunk)
     snr = plan.snr_db.to(dev)
-    kept = ChunkImages(x_hat={k: [] for k in links} if metrics.per_set else {}, ref=[])
+    main = [k for k in links if k != "reference"]
+    kept = ChunkImages(x_hat={k: [] for k in main} if metrics.per_set else {}, ref=[])
     with make_progress(enabled=progress) as bar:
-        task = bar.add_task("simulate", total=n_chunks * len(links), info=f"{S} SNR × {E} budgets × {N} images")
+        info = f"{S} SNR × {E} budgets × {N} images" + (f" × {D} draws" if D > 1 else "")
+        task = bar.add_task("simulate", total=n_chunks * len(links), info=info)
         for c in range(n_chunks):
             part = partial / f"chunk_{c:05d}.safetensors"
             if part.exists() and not metrics.per_set:
                 bar.update(task, advance=len(links))
                 continue
             x = data.batch(torch.arange(c * chunk, min(N, (c + 1) * chunk))).to(dev)
+            B = x.shape[0]
+            xr = x.repeat_interleave(D, dim=0) if D > 1 else x  # [B·D, C, H, W], copies of an image adjacent
             tensors: dict[str, Tensor] = {}
-            for li, (lname, link) in enumerate(links.items()):
-                o = link(x, snr, generator=_chunk_generator(config.seed, c, li, dev))
-                ref = x if config.reference == "input" else o.clean
-                flat = o.x_hat.reshape(-1, *o.x_hat.shape[-3:])
-                ref_flat = ref.expand(o.x_hat.shape).reshape(flat.shape)
-                with torch.no_grad():
+            for lname, link in links.items():
+                if lname == "reference":  # the noise-only curve on its own SNR grid: per-image metrics only
+                    o = link(xr, plan.reference_snr_db.to(dev), generator=_chunk_generator(config.seed, c, dev))
+                    ref = xr if config.reference == "input" else o.clean
                     for mname, metric in metrics.per_image.items():
-                        vals = torch.cat([metric(flat[i:i + 1024], ref_flat[i:i + 1024])
-                                          for i in range(0, flat.shape[0], 1024)])
-                        tensors[f"{lname}.{mname}"] = vals.reshape(S, E, -1).double().cpu()
-                tensors[f"{lname}.z_hat"] = o.z_hat.detach().float().cpu()  # [S, E, B, d]
+                        tensors[f"reference.{mname}"] = _per_image(metric, o.x_hat, ref, tuple(o.x_hat.shape[:2]), D)
+                    bar.update(task, advance=1)
+                    continue
+                o = link(xr, snr, generator=_chunk_generator(config.seed, c, dev))
+                ref = xr if config.reference == "input" else o.clean
+                for mname, metric in metrics.per_image.items():
+                    tensors[f"{lname}.{mname}"] = _per_image(metric, o.x_hat, ref, (S, E), D)
+                tensors[f"{lname}.z_hat"] = o.z_hat[:, :, ::D].detach().float().cpu()  # [S, E, B, d]
+                stage = _pgd_stage(link)
+                diag = getattr(stage, "last_diagnostics", None) if stage is not None else None
+                if diag is not None:
+                    for key in ("half", "final"):
+                        tensors[f"{lname}.conv_{key}"] = diag[f"distance_{key}"].double().reshape(S, E).cpu()
+                    tensors[f"{lname}.conv_rows"] = torch.tensor([B * D], dtype=torch.float64)
+                    tensors[f"{lname}.conv_eot"] = torch.tensor([int(diag.get("eot") or 1)], dtype=torch.int64)
                 if metrics.per_set:
                     kept.x_hat[lname].append((o.x_hat.detach().cpu() * 255).round().to(torch.uint8))
                 if c == 0:
-                    k = min(N_SAMPLES, x.shape[0])
-                    tensors[f"{lname}.samples"] = o.x_hat[:, :, :k].detach().float().cpu()
+                    k = min(N_SAMPLES, B)
+                    tensors[f"{lname}.samples"] = o.x_hat[:, :, ::D][:, :, :k].detach().float().cpu()
                     tensors["inputs"] = x[:k].float().cpu()
-                    tensors["clean"] = o.clean[:k].float().cpu()
-                tensors["z"] = o.z.float().cpu()
+                    tensors["clean"] = o.clean[::D][:k].float().cpu()
+                tensors["z"] = o.z[::D].float().cpu()
                 bar.update(task, advance=1)
             if metrics.per_set:
-                kept.ref.append((x.cpu() * 255).round().to(torch.uint8))
+                kept.ref.append((xr.cpu() * 255).round().to(torch.uint8))
             with atomic_path(part) as tmp:
                 save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp))
     return kept
@@ -475,14 +580,16 @@ def _run_chunks(config: SimulationConfig, plan: GridPlan, links: dict[str, Any],
 
 @dataclass(frozen=True)
 class Gathered:
-    """All chunks joined: per-image values ``{link}.{metric}`` ``[S, E, N]`` and ``{link}.z_hat``
-    ``[S, E, N, d]``, clean latents ``z`` ``[N, d]``, per-set values ``{link}.{metric}`` ``[S, E]``, and
-    chunk 0's tensors (the samples for plots)."""
+    """All chunks joined: per-image values ``{link}.{metric}`` ``[S, E, N]`` (``reference.{metric}``
+    ``[K, 1, N]``) and ``{link}.z_hat`` ``[S, E, N, d]``, clean latents ``z`` ``[N, d]``, per-set values
+    ``{link}.{metric}`` ``[S, E]``, the PGD jammer's convergence diagnostic ``{link}.conv_half`` /
+    ``conv_final`` ``[S, E]`` (row-weighted mean over the chunks), and chunk 0's tensors (the samples)."""
 
     per_image: dict[str, Tensor]
     z: Tensor
     per_set: dict[str, Tensor]
     first_chunk: dict[str, Tensor]
+    convergence: dict[str, Tensor] = field(default_factory=dict)
 
 
 def _gather(partial: Path, n_chunks: int, links: list[str], metrics: MetricSet, kept: ChunkImages,
@@ -493,10 +600,20 @@ def _gather(partial: Path, n_chunks: int, links: list[str], metrics: MetricSet, 
     chunks = [load_file(str(partial / f"chunk_{c:05d}.safetensors")) for c in range(n_chunks)]
     per_image = {k: torch.cat([ch[k] for ch in chunks], dim=-1 if not k.endswith("z_hat") else -2)
                  for k in chunks[0] if k.split(".")[-1] in metrics.per_image or k.endswith("z_hat")}
+    convergence: dict[str, Tensor] = {}
+    for k in chunks[0]:
+        if k.endswith(".conv_eot"):
+            convergence[k] = torch.cat([ch[k] for ch in chunks]).amax()
+        if k.endswith((".conv_half", ".conv_final")):
+            rows = torch.cat([ch[k.rsplit(".", 1)[0] + ".conv_rows"] for ch in chunks])  # [n_chunks]
+            vals = torch.stack([ch[k] for ch in chunks])  # [n_chunks, S, E]
+            convergence[k] = (vals * rows.reshape(-1, 1, 1)).sum(0) / rows.sum()
     per_set: dict[str, Tensor] = {}
     for mname, metric in metrics.per_set.items():
         for lname in links:
-            xs = torch.cat(kept.x_hat[lname], dim=2)  # [S, E, N, C, H, W]
+            if lname == "reference":
+                continue
+            xs = torch.cat(kept.x_hat[lname], dim=2)  # [S, E, N·draws, C, H, W]
             refs = torch.cat(kept.ref, dim=0)
             vals = torch.empty(S, E, dtype=torch.float64)
             for si in range(S):
@@ -504,7 +621,7 @@ def _gather(partial: Path, n_chunks: int, links: list[str], metrics: MetricSet, 
                     vals[si, ei] = float(metric.compute(xs[si, ei].float() / 255, refs.float() / 255))
             per_set[f"{lname}.{mname}"] = vals
     return Gathered(per_image=per_image, z=torch.cat([ch["z"] for ch in chunks], dim=0), per_set=per_set,
-                    first_chunk=chunks[0])
+                    first_chunk=chunks[0], convergence=convergence)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -533,11 +650,11 @@ def simulate(
     :return: the :class:`channelae.results.Results` just written to ``<out>/results.json`` (as
         :func:`channelae.results.load` would read it back).
 
-    Side files: ``per_image.safetensors`` (``{link}.{metric}`` float64 ``[S, E, N]``) and
-    ``samples.safetensors``: ``inputs``/``clean`` ``[k, C, H, W]`` and ``{link}.samples``
-    ``[S, E, k, C, H, W]`` for the first k ≤ 8 images, ``z`` ``[N, d]`` clean latents and
-    ``{link}.z_hat_highlight`` ``[N, d]`` received latents at the highest SNR and the highlighted budget,
-    ``labels`` int64 ``[N]`` class labels (when the data set has them).
+    Side files: ``per_image.safetensors`` (``{link}.{metric}`` float64 ``[S, E, N]``, averaged over the draws;
+    ``reference.{metric}`` ``[K, 1, N]`` on the reference SNR grid) and ``samples.safetensors``:
+    ``inputs``/``clean`` ``[k, C, H, W]`` and ``{link}.samples`` ``[S, E, k, C, H, W]`` for the first k ≤ 8
+    images, ``z`` ``[N, d]`` clean latents and ``{link}.z_hat_highlight`` ``[N, d]`` received latents at the
+    highest SNR and the highlighted budget, ``labels`` int64 ``[N]`` class labels (when the data set has them).
     """
     from channelae.data import dataset_info, load_dataset
 
@@ -555,19 +672,22 @@ def simulate(
     data = load_dataset(src.dataset, dataset_info(src.dataset).eval_split, data_dir=data_dir,
                         limit=config.n_images)
     S, E = plan.snr_db.numel(), len(plan.eps)
-    chunk = max(1, min(len(data), config.max_rows // max(1, S * E * (config.eot or 1))))
+    K = 0 if plan.reference_snr_db is None else plan.reference_snr_db.numel()
+    per_image_rows = max(S * E * (config.eot or 1), K)
+    chunk = max(1, min(len(data), config.max_rows // max(1, per_image_rows * config.draws)))
     # resumable only with the same config, model weights, data set and device type (all change numbers)
     run_key = hashlib.sha256(json.dumps([config.digest(), weights_sha, src.dataset, dev.type]).encode())
     partial = _prepare_out(outp, run_key.hexdigest()[:16])
     kept = _run_chunks(config, plan, links, metrics, data, chunk, partial, dev, progress)
     gathered = _gather(partial, math.ceil(len(data) / chunk), list(links), metrics, kept, S, E)
 
-    stats = _statistics(plan=plan, links=list(links), specs=metrics.specs, per_image=gathered.per_image,
-                        per_set=gathered.per_set, z=gathered.z)
+    main_links = [k for k in links if k != "reference"]
+    stats = _statistics(plan=plan, links=main_links, specs=metrics.specs, per_image=gathered.per_image,
+                        per_set=gathered.per_set, z=gathered.z, convergence=_convergence(links, gathered, dev))
     results = replace(stats, channel=config.channel, control=plan.control, reference=config.reference,
-                      dataset=src.dataset, n_images=len(data), skipped_metrics=metrics.skipped,
+                      dataset=src.dataset, n_images=len(data), skipped_metrics=metrics.skipped, draws=config.draws,
                       manifest=_manifest(config, src, weights_sha, command))
-    _write(outp, results, gathered, plan, list(links), labels=getattr(data, "labels", None))
+    _write(outp, results, gathered, plan, main_links, labels=getattr(data, "labels", None))
     shutil.rmtree(partial, ignore_errors=True)
     return results
 
@@ -576,29 +696,80 @@ def simulate(
 # Statistics and writing
 
 
-def _statistics(*, plan: GridPlan, links: list[str], specs: dict[str, Any], per_image: dict[str, Tensor],
-                per_set: dict[str, Tensor], z: Tensor) -> Results:
-    """Means and 95 % intervals over images, AADDC, breaking budgets, equivalent-SNR loss and the Eq. 7 bars.
+def _convergence(links: dict[str, Any], gathered: Gathered, dev: torch.device) -> Convergence | None:
+    """The PGD jammer's convergence diagnostic over all images, with how it searched, or ``None``."""
+    stage = _pgd_stage(links["jammer"]) if "jammer" in links else None
+    half, final = gathered.convergence.get("jammer.conv_half"), gathered.convergence.get("jammer.conv_final")
+    eot = gathered.convergence.get("jammer.conv_eot")
+    if stage is None or half is None or final is None:
+        return None
+    from channelae.attacks import resolve_precision
 
-    :param per_image: ``{link}.{metric}`` ``[S, E, N]`` and ``{link}.z_hat`` ``[S, E, N, d]``.
+    return Convergence(steps=int(stage.steps), half_steps=int(stage.steps) // 2, distance_half=half.tolist(),
+                       distance_final=final.tolist(), restarts=int(stage.restarts), mode=str(stage.mode),
+                       precision=resolve_precision(getattr(stage, "attack_precision", "fp32"), dev),
+                       distance=str(stage.distance), targeted=stage.target is not None,
+                       starts=int(getattr(stage, "starts", 1)), eot=int(eot) if eot is not None else None)
+
+
+def _statistics(*, plan: GridPlan, links: list[str], specs: dict[str, Any], per_image: dict[str, Tensor],
+                per_set: dict[str, Tensor], z: Tensor, convergence: Convergence | None = None) -> Results:
+    """Means and 95 % intervals over images, the paired jammer − noise differences, AADDC, breaking budgets,
+    equivalent SNRs and their losses on the reference curve, and the Eq. 7 bars.
+
+    :param per_image: ``{link}.{metric}`` ``[S, E, N]``, ``reference.{metric}`` ``[K, 1, N]`` and
+        ``{link}.z_hat`` ``[S, E, N, d]``.
     :param per_set: ``{link}.{metric}`` ``[S, E]`` for per-set metrics (no interval: ``lo = hi = mean``).
     :param z: ``[N, d]`` clean latents.
     :return: the statistical part of the results (the run description is added by :func:`simulate`).
     """
-    from channelae.curves import aaddc, breaking_budget, equivalent_snr_loss, mean_ci
+    from channelae.curves import (
+        EQUIVALENT_SNR_STATUS,
+        PSNR_CEILING_DB,
+        aaddc,
+        breaking_budget,
+        equivalent_snr,
+        equivalent_snr_loss,
+        equivalent_snr_status,
+        mean_ci,
+    )
     from channelae.definitions import eps_to_jsr_db
 
     eps = torch.tensor(plan.eps, dtype=torch.float64)
-    snr, gain, n_sym = plan.snr_db, plan.gain, plan.num_symbols
+    snr, gain, n_sym, unit = plan.snr_db, plan.gain, plan.num_symbols, plan.eps_unit
     S, E = snr.numel(), eps.numel()
     hi = int(torch.argmin((eps - plan.highlight).abs()))
-    order = torch.argsort(snr)  # ascending, inf last, for the noise-only curve
+    main = links[0]
+
+    # the noise-only reference curve [K] per metric; at the simulation's own SNR points it takes the ε = 0
+    # values of the main link (the same link and realisations), so the loss at ε = 0 is exactly 0
+    reference: ReferenceCurve | None = None
+    ref_values: dict[str, Tensor] = {}
+    if plan.reference_snr_db is not None:
+        ref_snr = plan.reference_snr_db.double()
+        curves_ref = {}
+        for mname in specs:
+            key = f"reference.{mname}"
+            if key not in per_image:
+                continue
+            vals = per_image[key][:, 0].clone()  # [K, N]
+            own = per_image[f"{main}.{mname}"][:, 0]  # [S, N], ε = 0
+            for si, sv in enumerate(snr.double().tolist()):
+                vals[int(torch.nonzero(ref_snr == sv)[0, 0])] = own[si]
+            ci = mean_ci(vals, dim=-1)
+            ref_values[mname] = ci.mean
+            curves_ref[mname] = Curve(mean=[ci.mean.tolist()], lo=[ci.lo.tolist()], hi=[ci.hi.tolist()])
+        reference = ReferenceCurve(snr_db=ref_snr.tolist(), curves=curves_ref, channel=plan.reference or "")
+
     curves: dict[str, dict[str, Curve]] = {}
     area: dict[str, dict[str, list[float]]] = {}
     breaking: dict[str, dict[str, BreakingBudget]] = {}
     eq_loss: dict[str, dict[str, Any]] = {}
+    eq_snr: dict[str, dict[str, Any]] = {}
+    eq_status: dict[str, dict[str, Any]] = {}
     for lname in links:
-        curves[lname], area[lname], breaking[lname], eq_loss[lname] = {}, {}, {}, {}
+        curves[lname], area[lname], breaking[lname] = {}, {}, {}
+        eq_loss[lname], eq_snr[lname], eq_status[lname] = {}, {}, {}
         for mname, spec in specs.items():
             key = f"{lname}.{mname}"
             if key in per_image:
@@ -607,18 +778,29 @@ def _statistics(*, plan: GridPlan, links: list[str], specs: dict[str, Any], per_
             else:
                 mean = lo = hi_ = per_set[key]
             curves[lname][mname] = Curve(mean=mean.tolist(), lo=lo.tolist(), hi=hi_.tolist())
-            if E >= 2:
+            if E >= 2 and math.isfinite(spec.limit):
                 area[lname][mname] = aaddc(eps, mean, spec.limit, spec.higher_is_better).tolist()
                 b = breaking_budget(eps, mean, spec.limit, spec.higher_is_better)
-                breaking[lname][mname] = BreakingBudget(eps=b.tolist(), jsr_db=eps_to_jsr_db(b, gain, n_sym).tolist())
-            if S >= 2:  # the noise-only curve needs two SNR points to interpolate on
-                noise_curve = mean[order, 0]  # ε = 0 column: the jammer-free link over SNR
-                loss = equivalent_snr_loss(snr.double().reshape(S, 1), mean, snr[order].double(), noise_curve,
-                                           spec.higher_is_better)
-                eq_loss[lname][mname] = loss.tolist()
+                breaking[lname][mname] = BreakingBudget(
+                    eps=b.tolist(), jsr_db=eps_to_jsr_db(b.double(), gain, n_sym, unit=unit).tolist())
+            qn = ref_values.get(mname)
+            if qn is not None:
+                args = (mean, reference.snr_db, qn, spec.higher_is_better)
+                eq_snr[lname][mname] = equivalent_snr(*args).tolist()
+                eq_loss[lname][mname] = equivalent_snr_loss(snr.double().reshape(S, 1), *args).tolist()
+                codes = equivalent_snr_status(*args)
+                eq_status[lname][mname] = [[EQUIVALENT_SNR_STATUS[int(c)] for c in row] for row in codes]
+    gap: dict[str, Curve] = {}
+    if "jammer" in links and "noise" in links:
+        for mname in specs:
+            a, b_ = per_image.get(f"jammer.{mname}"), per_image.get(f"noise.{mname}")
+            if a is not None and b_ is not None:
+                ci = mean_ci(a - b_, dim=-1)  # paired: same images, realisations and budgets
+                gap[mname] = Curve(mean=ci.mean.tolist(), lo=ci.lo.tolist(), hi=ci.hi.tolist())
     z_norm = float(z.norm(dim=-1).mean())
+    s_norm = gain * z_norm  # ‖s‖ = g·‖z‖ (the zero pad of an odd d adds nothing)
     bars = None
-    key = f"{links[0]}.z_hat"
+    key = f"{main}.z_hat"
     if key in per_image:
         top = int(torch.argmax(snr))  # highest SNR (noiseless when present), highlighted budget
         z_hat = per_image[key][top, hi]  # [N, d]
@@ -626,17 +808,24 @@ def _statistics(*, plan: GridPlan, links: list[str], specs: dict[str, Any], per_
                           z_adv_abs=z_hat.abs().mean(0).tolist(), delta_abs=(z_hat - z).abs().mean(0).tolist())
     return Results(
         snr_db=snr.tolist(),
-        budget=Budget(eps=eps.tolist(), jsr_db=eps_to_jsr_db(eps, gain, n_sym).tolist(),
-                      eps_relative=(eps / z_norm).tolist(), highlight=float(eps[hi]), highlight_index=hi,
-                      gain=gain, num_symbols=n_sym, mean_latent_norm=z_norm),
-        metrics={k: MetricInfo(higher_is_better=s.higher_is_better, limit=s.limit, unit=s.unit)
+        budget=Budget(eps=eps.tolist(), jsr_db=list(plan.jsr_db) or eps_to_jsr_db(eps, gain, n_sym, unit=unit).tolist(),
+                      eps_relative=(eps / (z_norm if unit == "latent" else s_norm)).tolist(),
+                      highlight=float(eps[hi]), highlight_index=hi, gain=gain, num_symbols=n_sym,
+                      mean_latent_norm=z_norm, eps_unit=unit, mean_symbol_norm=s_norm, axis=plan.axis),
+        metrics={k: MetricInfo(higher_is_better=s.higher_is_better, limit=s.limit, unit=s.unit,
+                               cap=PSNR_CEILING_DB if k == "psnr" else None, limit_source=s.limit_source)
                  for k, s in specs.items()},
         metric_order=list(specs),
         link_order=list(links),
         curves=curves,
         aaddc=area,
         breaking_budget=breaking,
-        equivalent_snr_loss_db=eq_loss,
+        equivalent_snr_loss_db={k: v for k, v in eq_loss.items() if v},
+        equivalent_snr_db={k: v for k, v in eq_snr.items() if v},
+        equivalent_snr_status={k: v for k, v in eq_status.items() if v},
+        paired_gap=gap,
+        reference_curve=reference,
+        convergence=convergence,
         latent_bars=bars,
     )
 

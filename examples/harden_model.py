@@ -121,7 +121,8 @@ def main(argv: list[str] | None = None) -> dict:
     args.out.mkdir(parents=True, exist_ok=True)
     eps = tuple(torch.linspace(0.0, args.eps_max, 5 if args.quick else 11).tolist())
     config = SimulationConfig(channel="pgd-jammer", eps=eps, snr_db=(args.snr_db,), n_images=args.n_images,
-                              steps=args.steps, metrics=("ssim",), seed=args.seed)
+                              steps=args.steps, metrics=("ssim",), seed=args.seed,
+                              eps_unit="latent")  # the hardening budget ε_train is latent: attack in its unit
     summary: dict = {"model": args.model, "dataset": args.dataset, "adv_eps": args.adv_eps,
                      "snr_db": args.snr_db, "models": {}}
     for name in VARIANTS:

@@ -7,6 +7,7 @@ fails before any simulation; one subprocess test checks the installed console sc
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -340,12 +341,13 @@ def test_help_shows_effective_defaults_and_no_bool_placeholders(monkeypatch: pyt
     for option, shown in [("--model", "swt-vae"), ("--distance", "mse"), ("--eot", "1"), ("--restarts", "1"),
                           ("--snr-db", "inf,20,10,5"), ("--placement", "rx"), ("--equalizer", "lmmse")]:
         assert f"[default: {shown}]" in rows[option], rows[option]
-    assert "[default: (20 for apgd" in rows["--steps"]
+    assert "[default: (60 for apgd" in rows["--steps"]
 
 
 def test_cli_choices_match_the_library() -> None:
     from channelae import attacks, cli
     from channelae.channels._budget import PLACEMENTS
+    from channelae.definitions import EPS_UNITS
     from channelae.link.receiver import EQUALIZERS
     from channelae.simulate import REFERENCES
 
@@ -357,6 +359,7 @@ def test_cli_choices_match_the_library() -> None:
     assert values(cli._Placement) == tuple(PLACEMENTS)
     assert values(cli._Reference) == tuple(REFERENCES)
     assert values(cli._Equalizer) == tuple(EQUALIZERS)
+    assert values(cli._EpsUnit) == tuple(EPS_UNITS)
     assert cli._TARGETS == tuple(attacks.TARGETS)
 
 
@@ -369,7 +372,7 @@ def test_cli_defaults_match_the_library() -> None:
     from channelae.channels.rayleigh import Rayleigh
     from channelae.channels.rician import Rician
     from channelae.grids import parse_grid
-    from channelae.simulate import DEFAULT_METRICS, DEFAULT_SNR_DB
+    from channelae.simulate import DEFAULT_DRAWS, DEFAULT_METRICS, DEFAULT_SNR_DB, SimulationConfig
 
     commands = dict(_command_tree())
     sim = {p.name: p for p in commands[("simulate",)].params}
@@ -388,6 +391,8 @@ def test_cli_defaults_match_the_library() -> None:
     assert default(train_["dataset"]) == zoo.DEFAULT_DATASET
     assert tuple(parse_grid(default(sim["snr_db"]), "--snr-db", allow_inf=True)) == DEFAULT_SNR_DB
     assert tuple(default(sim["metrics"]).split(",")) == DEFAULT_METRICS
+    cfg = {f.name: f.default for f in dataclasses.fields(SimulationConfig)}
+    assert default(sim["eps_unit"]) == cfg["eps_unit"] and default(sim["draws"]) == cfg["draws"] == DEFAULT_DRAWS
 
 
 class _Captured(Exception):

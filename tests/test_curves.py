@@ -12,13 +12,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from channelae.curves import (
+    EQUIVALENT_SNR_STATUS,
     METRIC_LIMITS,
+    PSNR_CEILING_DB,
+    REFERENCE_SNR_DB,
     STUDY_TABLE3_LIMITS,
     MetricSpec,
     aaddc,
     breaking_budget,
     equivalent_snr,
     equivalent_snr_loss,
+    equivalent_snr_status,
     mean_ci,
     metric_spec,
 )
@@ -51,15 +55,61 @@ def dense_area(eps: np.ndarray, q: np.ndarray, limit: float, hib: bool, points: 
 
 
 def test_metric_directions_and_default_limits() -> None:
-    expected = {"ssim": (True, 0.4), "psnr": (True, 34.0), "lpips": (False, 0.15), "mse": (False, 0.05)}
-    expected["fid"] = (False, 3e-4)
-    assert set(METRIC_LIMITS) == set(expected)
+    expected = {"ssim": (True, 0.4), "psnr": (True, 13.01), "lpips": (False, 0.15), "mse": (False, 0.05)}
+    assert set(METRIC_LIMITS) == set(expected) | {"fid"}
     for name, (hib, limit) in expected.items():
         spec = metric_spec(name)
         assert isinstance(spec, MetricSpec)
         assert (spec.name, spec.higher_is_better, spec.limit) == (name, hib, limit)
+        assert spec.limit_source
     assert metric_spec("psnr").unit == "dB"
+    # PSNR's default line is MSE's: 10·log10(1/0.05) dB (consistent across metrics)
+    assert metric_spec("psnr").limit == pytest.approx(10 * math.log10(1 / metric_spec("mse").limit), abs=0.005)
+    fid = metric_spec("fid")
+    assert not fid.higher_is_better and math.isnan(fid.limit)  # no default: it must be given
+    assert metric_spec("fid", limit=3e-4).limit == 3e-4
     assert set(STUDY_TABLE3_LIMITS) <= set(METRIC_LIMITS)
+
+
+def test_psnr_ceiling_is_the_psnr_of_8_bit_quantisation_noise() -> None:
+    from channelae.metrics.psnr import psnr_per_image
+
+    assert PSNR_CEILING_DB == pytest.approx(10 * math.log10(12 * 255**2)) and 58.9 < PSNR_CEILING_DB < 59.0
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(1, 1, 512, 512, generator=gen, dtype=torch.float64)
+    quantised = (x * 255).round() / 255  # what storing x as an 8-bit image does
+    assert float(psnr_per_image(quantised, x)[0]) == pytest.approx(PSNR_CEILING_DB, abs=0.05)
+    assert float(psnr_per_image(x, x, max_db=PSNR_CEILING_DB)[0]) == PSNR_CEILING_DB
+
+
+def _psnr_curve(eps: np.ndarray, cap: float) -> torch.Tensor:
+    """Mean over images of per-image PSNR capped at ``cap`` for image errors growing linearly with ε:
+    MSE_i(ε) = c_i·ε² (a decoder locally linear in its input), c_i in [0.1, 1]."""
+    c = torch.linspace(0.1, 1.0, 16, dtype=torch.float64)[:, None]
+    mse = c * torch.as_tensor(eps, dtype=torch.float64)[None] ** 2
+    return (-10 * torch.log10(mse)).clamp(max=cap).mean(0)  # ε = 0: +inf, capped
+
+
+@pytest.mark.parametrize("limit", [13.01, 25.0, 40.0])
+def test_aaddc_of_capped_psnr_does_not_change_with_grid_points_near_zero(limit: float) -> None:
+    """Adding grid points p ≤ δ inside the first segment [0, h] changes a trapezoid AADDC by at most δ·R (R: the
+    margins' range) plus (h/2)·|q(δ) − q(0)|, the curve's own variation at scale δ. With the 8-bit ceiling the
+    PSNR curve is continuous at ε = 0 (q(δ) = q(0): every image is capped there), so the change is O(δ); a fixed
+    cap far above every reachable value (100 dB, the former cap) made it O(h)."""
+    coarse = np.linspace(0.0, 1.0, 11)
+    added = np.array([1e-4, 1e-3])
+    fine = np.sort(np.concatenate([coarse, added]))
+    h, delta = coarse[1], added.max()
+    for cap, continuous in ((PSNR_CEILING_DB, True), (100.0, False)):
+        q_coarse, q_fine = _psnr_curve(coarse, cap), _psnr_curve(fine, cap)
+        change = abs(float(aaddc(fine, q_fine, limit, True) - aaddc(coarse, q_coarse, limit, True)))
+        margins = (q_fine - limit).clamp_min(0)
+        jump = abs(float(q_fine[2] - q_fine[0]))  # q(δ) − q(0)
+        bound = delta * float(margins.max() - margins.min()) + h / 2 * jump + 1e-12
+        if continuous:
+            assert jump == 0.0 and change <= bound
+        else:
+            assert jump > 10 and change > 10 * delta * float(margins.max() - margins.min())
 
 
 def test_metric_limit_override() -> None:
@@ -246,6 +296,21 @@ def test_curve_functions_reject_bad_inputs(
 # -------------------------------------------------------------------------------------- breaking budget
 
 
+def test_broken_at_zero_is_not_not_broken() -> None:
+    """A curve below its limit without a jammer breaks at ε = 0 (the first grid point), a curve that never
+    crosses is not broken (+inf); the tables print the two differently."""
+    from channelae.results import BROKEN_AT_ZERO, NOT_BROKEN, breaking_text
+
+    eps = [0.0, 0.5, 1.0]
+    below = breaking_budget(eps, [0.3, 0.2, 0.1], 0.4, True)
+    above = breaking_budget(eps, [0.9, 0.8, 0.7], 0.4, True)
+    crossing = breaking_budget(eps, [0.9, 0.5, 0.1], 0.4, True)
+    assert float(below) == 0.0 and float(above) == math.inf and float(crossing) == pytest.approx(0.625)
+    assert breaking_text(float(below)) == BROKEN_AT_ZERO and breaking_text(float(above)) == NOT_BROKEN
+    assert breaking_text(float(crossing)) == "0.625" and breaking_text("inf") == NOT_BROKEN
+    assert BROKEN_AT_ZERO != NOT_BROKEN and breaking_text(None) == ""
+
+
 def test_breaking_budget_hand_cases() -> None:
     assert float(breaking_budget([0.0, 1.0], [0.6, 0.2], 0.4, True)) == pytest.approx(0.5)
     assert float(breaking_budget([0.0, 1.0], [0.6, 0.5], 0.4, True)) == math.inf  # never broken
@@ -361,6 +426,24 @@ def test_equivalent_snr_inverts_a_monotone_curve(steps: list, rises: list, where
     assert float(np.interp(s_prime, grid, q if hib else -q)) == pytest.approx(
         q_jam if hib else -q_jam, abs=1e-9
     )
+
+
+def test_equivalent_snr_status_hand_cases() -> None:
+    grid, q = [0.0, 10.0, 20.0, math.inf], [0.2, 0.4, 0.6, 0.9]
+    q_jam = torch.tensor([0.5, 0.1, 0.7, 0.9, 0.95, math.nan], dtype=torch.float64)
+    codes = equivalent_snr_status(q_jam, grid, q, True)
+    assert [EQUIVALENT_SNR_STATUS[int(c)] for c in codes] == ["ok", "beyond", "censored", "best", "best", "nan"]
+    # lower-is-better mirror; a finite grid has no censored segment
+    codes = equivalent_snr_status(torch.tensor([0.45, 0.9]), [0.0, 10.0, 20.0], [0.5, 0.3, 0.1], False)
+    assert [EQUIVALENT_SNR_STATUS[int(c)] for c in codes] == ["ok", "beyond"]
+    codes = equivalent_snr_status(0.55, [0.0, 10.0, 20.0], [0.2, 0.4, 0.6], True)
+    assert EQUIVALENT_SNR_STATUS[int(codes)] == "ok"
+
+
+def test_reference_snr_grid_is_fine_and_ends_noiseless() -> None:
+    grid = np.asarray(REFERENCE_SNR_DB)
+    assert grid[0] == -5 and grid[-2] == 40 and grid[-1] == math.inf
+    assert np.all(np.diff(grid[:-1]) == 1.0)
 
 
 def test_equivalent_snr_loss_batched_over_snr_and_eps() -> None:

@@ -30,6 +30,42 @@ def test_every_config_parses_for_every_dataset(path: str, dataset: str) -> None:
     assert cfg.dataset == dataset and cfg.models and cfg.simulations
 
 
+#: The configs that reproduce the study: their ε grids are the study's latent budgets.
+STUDY = ("table1_regularizers", "table2_vae_vs_dae", "table3_beta_tcvae", "fig3_untargeted", "fig4_targets",
+         "fig10_adversarial_training", "fig10_kld_larger_budget", "link_snr_sweep")
+
+
+@pytest.mark.parametrize("name", STUDY)
+def test_study_configs_keep_the_study_latent_units_and_limits(name: str) -> None:
+    """Link units are the default; the study's configs set eps_unit = "latent" (numbers unchanged) and the
+    study's limit lines explicitly."""
+    from channelae.experiments import _sim_config
+
+    path = next(c for c in CONFIGS if Path(c).stem == name)
+    cfg = load_config(path)
+    for sim in cfg.simulations:
+        for quick in (False, True):
+            sc = _sim_config(cfg, sim, quick=quick)
+            assert sc.eps_unit == "latent", (name, sim.label)
+            assert sc.channel_options()["eps_unit"] == "latent"
+            limits = dict(sc.limits)
+            assert limits.get("ssim") in (0.4, 0.75) and limits.get("lpips") in (0.15, 0.06), (name, sim.label)
+
+
+def test_eps_unit_and_draws_are_config_keys(tmp_path: Path) -> None:
+    from channelae.experiments import _sim_config
+
+    cfg = load_config(_write(tmp_path, BASE + 'eps_unit = "latent"\ndraws = 3\n'))
+    sc = _sim_config(cfg, cfg.simulations[0], quick=False)
+    assert (sc.eps_unit, sc.draws) == ("latent", 3)
+    cfg = load_config(_write(tmp_path, BASE))
+    assert _sim_config(cfg, cfg.simulations[0], quick=False).eps_unit == "link"  # the default
+    with pytest.raises(UsageError, match="--eps-unit"):
+        load_config(_write(tmp_path, BASE + 'eps_unit = "symbols"\n'))
+    with pytest.raises(UsageError, match="--draws"):
+        load_config(_write(tmp_path, BASE + "draws = 0\n"))
+
+
 def _write(tmp: Path, text: str) -> Path:
     p = tmp / "exp.toml"
     p.write_text(text)

@@ -10,13 +10,16 @@ import pytest
 
 from channelae.errors import UsageError
 from channelae.results import (
+    CSV_HEADER,
     SCHEMA_VERSION,
     BreakingBudget,
     Budget,
+    Convergence,
     Curve,
     LatentBars,
     Manifest,
     MetricInfo,
+    ReferenceCurve,
     Results,
     decode_number,
     dumps_json,
@@ -43,15 +46,26 @@ def sample_results() -> Results:
     return Results(
         snr_db=[INF, 10.0],
         budget=Budget(eps=[0.0, 0.5, 1.0], jsr_db=[-INF, -12.0, -6.0], highlight=1.0, highlight_index=2,
-                      eps_relative=[0.0, 0.1, 0.2], gain=1.5, num_symbols=5, mean_latent_norm=5.0),
-        metrics={"ssim": MetricInfo(higher_is_better=True, limit=0.4, unit=""),
-                 "psnr": MetricInfo(higher_is_better=True, limit=18.0, unit="dB")},
+                      eps_relative=[0.0, 0.1, 0.2], gain=1.5, num_symbols=5, mean_latent_norm=5.0, eps_unit="link",
+                      mean_symbol_norm=7.5, axis="eps"),
+        metrics={"ssim": MetricInfo(higher_is_better=True, limit=0.4, unit="", limit_source="study"),
+                 "psnr": MetricInfo(higher_is_better=True, limit=18.0, unit="dB", cap=58.9)},
         metric_order=["ssim", "psnr"],
         link_order=["jammer", "noise"],
         curves={ln: {"ssim": curve, "psnr": curve} for ln in ("jammer", "noise")},
         aaddc={"jammer": {"ssim": [0.3, 0.2], "psnr": [0.0, 0.0]}, "noise": {}},
         breaking_budget={"jammer": {"ssim": BreakingBudget(eps=[0.75, INF], jsr_db=[-8.0, INF])}},
         equivalent_snr_loss_db={"jammer": {"ssim": [[0.0, 3.0, INF], [0.0, NAN, 1.0]]}},
+        equivalent_snr_db={"jammer": {"ssim": [[INF, 30.0, -INF], [10.0, NAN, 9.0]]}},
+        equivalent_snr_status={"jammer": {"ssim": [["best", "ok", "beyond"], ["ok", "nan", "ok"]]}},
+        paired_gap={"ssim": curve},
+        reference_curve=ReferenceCurve(snr_db=[0.0, 10.0, INF], channel="noise-jammer",
+                                       curves={"ssim": Curve(mean=[[0.2, 0.7, 0.9]], lo=[[0.1, 0.6, 0.9]],
+                                                             hi=[[0.3, 0.8, 0.9]])}),
+        convergence=Convergence(steps=20, half_steps=10, distance_half=[[NAN, 0.1, 0.2], [NAN, 0.1, 0.3]],
+                                distance_final=[[NAN, 0.1, 0.25], [NAN, 0.12, 0.3]], restarts=1, mode="apgd",
+                                precision="fp32", distance="mse", targeted=False),
+        draws=2,
         latent_bars=LatentBars(snr_db=INF, eps=1.0, z_abs=[1.0, 2.0], z_adv_abs=[1.5, 2.5], delta_abs=[0.5, 0.5]),
         channel="pgd-jammer", control="noise-jammer", reference="input", dataset="mnist-5k", n_images=4,
         skipped_metrics={"lpips": "no weights"},
@@ -100,7 +114,7 @@ def test_save_load_round_trip_is_exact(tmp_path: Path) -> None:
     assert f == tmp_path / "results.json"
     text = f.read_text()
     doc = _strict_loads(text)
-    assert doc["schema_version"] == SCHEMA_VERSION == 1
+    assert doc["schema_version"] == SCHEMA_VERSION == 2
     assert doc["snr_db"] == ["inf", 10.0] and doc["budget"]["jsr_db"][0] == "-inf"
     back = load(tmp_path)
     assert back.to_json() == text  # byte for byte
@@ -108,16 +122,21 @@ def test_save_load_round_trip_is_exact(tmp_path: Path) -> None:
     assert math.isnan(back.curves["jammer"]["ssim"].mean[1][2])
     assert back.breaking_of("jammer", "ssim").eps == [0.75, INF]
     assert back.manifest.config["snr_db"] == ["inf", 10.0]  # the manifest's config is kept as written
+    assert back.budget.eps_unit == "link" and back.budget.relative_to == "mean ‖s‖" and back.draws == 2
+    assert back.gap_of("ssim").mean[0] == [0.9, 0.6, 0.2] and back.gap_of("psnr") is None
+    assert back.reference_curve.snr_db == [0.0, 10.0, INF] and back.convergence.steps == 20
+    assert back.equivalent_snr_status["jammer"]["ssim"][0] == ["best", "ok", "beyond"]
+    assert back.metrics["psnr"].cap == 58.9 and back.metrics["ssim"].limit_source == "study"
     assert load(f).to_json() == text  # the file itself, not only its directory
 
 
 def test_unknown_keys_survive_a_round_trip(tmp_path: Path) -> None:
     doc = json.loads(sample_results().to_json())
-    doc["paired_gap"] = {"jammer": [1, 2]}
+    doc["future_field"] = {"jammer": [1, 2]}
     doc["manifest"]["host"] = "x"
     (tmp_path / "results.json").write_text(json.dumps(doc))
     res = load(tmp_path)
-    assert res.extra == {"paired_gap": {"jammer": [1, 2]}} and res.manifest.extra == {"host": "x"}
+    assert res.extra == {"future_field": {"jammer": [1, 2]}} and res.manifest.extra == {"host": "x"}
     assert json.loads(res.to_json()) == doc
 
 
@@ -133,24 +152,58 @@ def test_accessors() -> None:
     assert res.snr_grid().tolist() == [INF, 10.0] and res.budget.grid().tolist() == [0.0, 0.5, 1.0]
     assert [(ln, m) for ln, m, _ in res.iter_curves()][:2] == [("jammer", "ssim"), ("jammer", "psnr")]
     rows = res.to_csv().splitlines()
-    assert rows[0] == "link,metric,snr_db,eps,jsr_db,mean,lo,hi" and len(rows) == 1 + 2 * 2 * 2 * 3
-    assert "jammer,ssim,inf,0,-inf,0.9,0.8,1" in rows
+    assert rows[0] == CSV_HEADER
+    # 2 links × 2 metrics × 2 SNR × 3 ε, the paired gap of ssim (2 × 3), the reference curve of ssim (3 points)
+    assert len(rows) == 1 + 2 * 2 * 2 * 3 + 2 * 3 + 3
+    assert "jammer,ssim,inf,0,link,-inf,0,0.9,0.8,1,inf,0,best" in rows
+    assert "jammer,psnr,10.0,0.5,link,-12,0.1,0.5,0.4,0.6,,," in rows
+    assert "jammer-noise,ssim,inf,1,link,-6,0.2,0.2,0.1,0.3,,," in rows
+    assert "noise-only,ssim,10.0,0,link,-inf,0,0.7,0.6,0.8,,," in rows
 
 
 # --------------------------------------------------------------------------------------------- versions
 
 
+def _version_1_doc() -> dict:
+    """A results.json as schema version 1 wrote it: ε in latent units (no eps_unit), none of version 2's fields."""
+    doc = json.loads(sample_results().to_json())
+    for key in ("equivalent_snr_db", "equivalent_snr_status", "paired_gap", "reference_curve", "convergence",
+                "draws"):
+        del doc[key]
+    for key in ("eps_unit", "mean_symbol_norm", "axis"):
+        del doc["budget"][key]
+    for m in doc["metrics"].values():
+        m.pop("cap", None)
+        m.pop("limit_source", None)
+    doc["schema_version"] = 1
+    return doc
+
+
 def test_version_0_file_without_orders_is_converted(tmp_path: Path) -> None:
     """Files written before schema_version existed; the first ones also lacked metric_order/link_order."""
-    doc = json.loads(sample_results().to_json())
+    doc = _version_1_doc()
     for key in ("schema_version", "metric_order", "link_order"):
         del doc[key]
     (tmp_path / "results.json").write_text(json.dumps(doc, sort_keys=True))
     res = load(tmp_path)
-    assert res.schema_version == 1
+    assert res.schema_version == SCHEMA_VERSION
     assert res.metric_names == ["psnr", "ssim"]  # the (sorted) key order is all such a file has
     assert res.links == ["jammer", "noise"]
-    assert json.loads(res.to_json())["schema_version"] == 1
+    assert json.loads(res.to_json())["schema_version"] == SCHEMA_VERSION
+    assert res.budget.eps_unit == "latent"
+
+
+def test_version_1_file_is_read_as_latent_units(tmp_path: Path) -> None:
+    (tmp_path / "results.json").write_text(json.dumps(_version_1_doc()))
+    res = load(tmp_path)
+    assert res.schema_version == SCHEMA_VERSION
+    assert res.budget.eps_unit == "latent" and res.budget.relative_to == "mean ‖z‖"
+    assert res.budget.mean_symbol_norm == pytest.approx(1.5 * 5.0)  # g · mean ‖z‖
+    assert res.paired_gap == {} and res.reference_curve is None and res.convergence is None and res.draws == 1
+    assert res.curve("jammer", "ssim").mean[0] == [0.9, 0.6, 0.2]
+    rows = res.to_csv().splitlines()
+    assert rows[0] == CSV_HEADER and len(rows) == 1 + 2 * 2 * 2 * 3
+    assert "jammer,ssim,inf,0,latent,-inf,0,0.9,0.8,1,,0," in rows  # its stored losses, no s′
 
 
 def test_newer_schema_is_refused_with_one_line(tmp_path: Path) -> None:

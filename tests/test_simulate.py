@@ -37,9 +37,13 @@ def one_thread():
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
+def _one_thread(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("COLUMNS", WIDTH)  # wide tables: no wrapped headers to search in
     with one_thread():
         yield
+
+
+WIDTH = "250"
 
 
 def load_json(path: Path) -> dict:
@@ -64,6 +68,7 @@ def main_run(trained_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory)
     with pytest.MonkeyPatch.context() as mp, one_thread():
         mp.setenv("CHANNELAE_CACHE", str(root / "cache"))
         mp.setenv("TORCH_HOME", str(root / "torch"))
+        mp.setenv("COLUMNS", WIDTH)
         mp.delenv("CHANNELAE_DATA", raising=False)
         mp.setattr(socket.socket, "connect", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("network")))
         code, stdout, stderr = run_cli([*MAIN, "--checkpoint", trained_checkpoint, "--out", out])
@@ -148,19 +153,37 @@ def test_aaddc_reproducible_from_stored_curve(main_run: dict) -> None:
 
 
 def test_budget_units_follow_the_definitions(main_run: dict) -> None:
+    """Link units by default: ε is the norm of the symbol perturbation (Es = 1), JSR = ε²/n, ε relative to the
+    mean clean ‖s‖ = g·mean ‖z‖."""
     b = main_run["results"]["budget"]
     g, n = b["gain"], b["num_symbols"]
-    assert n == 5  # d = 10 latents -> 5 complex symbols
-    for e, j in zip(b["eps"], b["jsr_db"]):
-        expected = 10 * math.log10(g * g * e * e / n) if e > 0 else -math.inf
+    assert n == 5 and b["eps_unit"] == "link" and b["axis"] == "eps"  # d = 10 latents -> 5 complex symbols
+    assert b["mean_symbol_norm"] == pytest.approx(g * b["mean_latent_norm"])
+    for e, j, r in zip(b["eps"], b["jsr_db"], b["eps_relative"]):
+        expected = 10 * math.log10(e * e / n) if e > 0 else -math.inf
         assert num(j) == pytest.approx(expected)
+        assert r == pytest.approx(e / b["mean_symbol_norm"])
     assert b["highlight"] == 1.0
+
+
+def test_tables_and_csv_show_eps_jsr_and_relative_side_by_side(main_run: dict) -> None:
+    text = main_run["stdout"]
+    for head in ("ε (link L2)", "ε/‖s‖", "JSR dB"):
+        assert head in text
+    assert "L2 norm per example of the perturbation of the transmitted symbols" in text
+    rows = list(csv.DictReader((main_run["out"] / "results.csv").read_text().splitlines()))
+    assert {r["eps_unit"] for r in rows} == {"link"}
+    b = main_run["results"]["budget"]
+    r = next(r for r in rows if r["link"] == "jammer" and float(r["eps"]) == 0.5)
+    assert float(r["jsr_db"]) == pytest.approx(10 * math.log10(0.25 / 5), abs=1e-5)
+    assert float(r["eps_relative"]) == pytest.approx(0.5 / b["mean_symbol_norm"], rel=1e-5)
 
 
 def test_results_csv_has_a_row_per_point(main_run: dict) -> None:
     res = main_run["results"]
     rows = list(csv.DictReader((main_run["out"] / "results.csv").read_text().splitlines()))
     snr, eps = res["snr_db"], res["budget"]["eps"]
+    rows = [r for r in rows if r["link"] in ("jammer", "noise")]  # + the paired gap and the reference curve
     assert len(rows) == 2 * 2 * len(snr) * len(eps)
     keys = {(r["link"], r["metric"], float(r["snr_db"]), float(r["eps"])) for r in rows}
     assert len(keys) == len(rows)
@@ -172,7 +195,7 @@ def test_results_csv_has_a_row_per_point(main_run: dict) -> None:
 
 
 def test_results_file_round_trips_through_the_typed_object(main_run: dict) -> None:
-    """channelae.results reads what simulate wrote and writes it back byte for byte (schema version 1)."""
+    """channelae.results reads what simulate wrote and writes it back byte for byte (current schema)."""
     from channelae.results import SCHEMA_VERSION, load
 
     text = (main_run["out"] / "results.json").read_text(encoding="utf-8")
@@ -268,9 +291,9 @@ class Interrupted(Exception):
 def _resume_config(seed: int = 0):
     from channelae.simulate import SimulationConfig
 
-    # S = 2, E = 2 -> 8 // 4 = 2 images per chunk -> 3 chunks of 6 images
+    # S = 2, E = 2, reference K = 47 SNR points -> 100 // 47 = 2 images per chunk -> 3 chunks of 6 images
     return SimulationConfig(channel="pgd-jammer", eps=(0.0, 0.5), snr_db=(math.inf, 10.0), n_images=6,
-                            metrics=("mse",), steps=3, max_rows=8, seed=seed)
+                            metrics=("mse",), steps=3, max_rows=100, seed=seed)
 
 
 @pytest.fixture
@@ -373,3 +396,253 @@ def test_grid_parsing() -> None:
     values, hi = eps_grid("0.5")
     assert values[0] == 0.0 and values[-1] == 0.5 and len(values) == 11 and hi == 0.5
     assert eps_grid("0.4,0,0.2") == ([0.0, 0.2, 0.4], 0.4)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Common random numbers, paired statistics, equivalent SNR, convergence (issue #11)
+
+
+def _per_image(out: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    return load_file(str(out / "per_image.safetensors"))
+
+
+def test_jammer_and_control_eps0_rows_are_identical_at_finite_snr(main_run: dict) -> None:
+    """Common random numbers: at ε = 0 the PGD link and its noise control are the same link with the same
+    channel realisations, so every per-image value agrees bit for bit (here at 0, 10 and 20 dB)."""
+    per = _per_image(main_run["out"])
+    res = main_run["results"]
+    for m in ("ssim", "mse"):
+        a, b = per[f"jammer.{m}"], per[f"noise.{m}"]  # [S, E, N]
+        assert torch.equal(a[:, 0], b[:, 0])
+        assert not torch.equal(a[:, 1:], b[:, 1:])  # ... and only there
+        assert [row[0] for row in res["curves"]["jammer"][m]["mean"]] == \
+            [row[0] for row in res["curves"]["noise"][m]["mean"]]
+        gap = res["paired_gap"][m]
+        assert all(gap[k][si][0] == 0.0 for k in ("mean", "lo", "hi") for si in range(3))
+    snr = [num(s) for s in res["snr_db"]]
+    mse0 = per["jammer.mse"][:, 0].mean(-1)
+    assert mse0[snr.index(0.0)] > mse0[snr.index(20.0)]  # receiver noise is really there
+
+
+def test_paired_gap_has_a_t_interval_at_every_snr_and_budget(main_run: dict) -> None:
+    """jammer − noise per image, its mean and 95 % t-interval (recomputed here with scipy)."""
+    import scipy.stats
+
+    per = _per_image(main_run["out"])
+    res = main_run["results"]
+    S, E = len(res["snr_db"]), len(res["budget"]["eps"])
+    for m in ("ssim", "mse"):
+        diff = (per[f"jammer.{m}"] - per[f"noise.{m}"]).numpy()  # [S, E, N]
+        gap = res["paired_gap"][m]
+        assert np.array(gap["mean"]).shape == (S, E)
+        for si in range(S):
+            for ei in range(1, E):
+                d = diff[si, ei]
+                lo, hi = scipy.stats.t.interval(0.95, len(d) - 1, loc=d.mean(), scale=scipy.stats.sem(d))
+                assert gap["mean"][si][ei] == pytest.approx(d.mean(), rel=1e-9, abs=1e-12)
+                assert (gap["lo"][si][ei], gap["hi"][si][ei]) == (pytest.approx(lo, rel=1e-6, abs=1e-12),
+                                                                  pytest.approx(hi, rel=1e-6, abs=1e-12))
+    text = main_run["stdout"]
+    assert "Δssim PGD−noise" in text and "Δmse PGD−noise" in text and "±" in text
+    rows = list(csv.DictReader((main_run["out"] / "results.csv").read_text().splitlines()))
+    assert sum(r["link"] == "jammer-noise" for r in rows) == 2 * S * E
+
+
+def test_equivalent_snr_loss_is_finite_within_the_reference_curve_and_marked_outside(main_run: dict) -> None:
+    from channelae.curves import EQUIVALENT_SNR_STATUS
+    from channelae.results import load
+
+    res = load(main_run["out"])
+    ref = res.reference_curve
+    grid = np.asarray(ref.snr_db)
+    assert grid[-1] == math.inf and set(range(-5, 41)) <= set(grid[:-1].tolist())
+    assert np.all(np.diff(grid[:-1]) > 0) and ref.channel == "awgn+noise-jammer"
+    snr = res.snr_grid()
+    some_positive = False
+    for link in ("jammer", "noise"):
+        for m in ("ssim", "mse"):
+            loss = np.asarray(res.equivalent_snr_loss_db[link][m])
+            sp = np.asarray(res.equivalent_snr_db[link][m])
+            status = np.asarray(res.equivalent_snr_status[link][m])
+            assert set(status.ravel()) <= set(EQUIVALENT_SNR_STATUS)
+            assert np.all(loss[:, 0] == 0.0)  # ε = 0 is the reference itself
+            q = np.asarray(res.curve(link, m).mean)
+            qref = np.asarray(ref.curves[m].mean[0])
+            for si in range(len(snr)):
+                for ei in range(loss.shape[1]):
+                    if status[si, ei] == "ok":  # read on the curve: finite, and the curve gives the quality there
+                        assert math.isfinite(loss[si, ei]) and math.isfinite(sp[si, ei])
+                        assert np.interp(sp[si, ei], grid[:-1], qref[:-1]) == pytest.approx(q[si, ei], abs=1e-9)
+                        some_positive |= loss[si, ei] > 0
+                    elif status[si, ei] == "beyond":
+                        assert loss[si, ei] == math.inf and sp[si, ei] == -math.inf
+    assert some_positive, "the jammer should cost SNR somewhere on this grid"
+    assert "equivalent SNR (ssim)" in main_run["stdout"]
+
+
+def test_convergence_diagnostic_is_recorded(main_run: dict) -> None:
+    conv = main_run["results"]["convergence"]
+    S, E = len(main_run["results"]["snr_db"]), len(main_run["results"]["budget"]["eps"])
+    assert conv["half_steps"] == conv["steps"] // 2 and conv["mode"] == "apgd" and conv["distance"] == "mse"
+    half, final = np.array(conv["distance_half"], dtype=float), np.array(conv["distance_final"], dtype=float)
+    assert half.shape == final.shape == (S, E)
+    assert np.all(np.isnan(final[:, 0])) and np.all(np.isfinite(final[:, 1:]))  # ε = 0 is not searched
+    assert np.all(final[:, 1:] >= half[:, 1:] - 1e-12)  # untargeted: the best distance so far only grows
+    assert "attack convergence (apgd" in main_run["stdout"]
+
+
+def test_rayleigh_eps0_rows_identical_and_reference_sees_the_same_realisations(trained_checkpoint: Path,
+                                                                                 tmp_path: Path) -> None:
+    from channelae.simulate import SimulationConfig, simulate
+
+    cfg = SimulationConfig(channel="rayleigh+pgd-jammer", eps=(0.0, 0.5, 1.0), snr_db=(10.0, math.inf),
+                           n_images=4, metrics=("ssim", "mse"), steps=2)
+    res = simulate(cfg, tmp_path, checkpoint=trained_checkpoint, device="cpu", progress=False, command="test")
+    per = _per_image(tmp_path)
+    k = res.reference_curve.snr_db.index(10.0)
+    for m in ("ssim", "mse"):
+        assert torch.equal(per[f"jammer.{m}"][:, 0], per[f"noise.{m}"][:, 0])
+        # the noise-only reference run (its own SNR grid) saw the very same fading and noise at 10 dB
+        torch.testing.assert_close(per[f"reference.{m}"][k, 0], per[f"jammer.{m}"][0, 0], rtol=1e-5, atol=1e-7)
+    assert res.equivalent_snr_loss_db["jammer"]["mse"][0][0] == 0.0
+
+
+def test_draws_average_each_image_over_independent_realisations(trained_checkpoint: Path, tmp_path: Path) -> None:
+    from channelae.data import load_dataset
+    from channelae.link import Link
+    from channelae.simulate import SimulationConfig, _chunk_generator, simulate
+
+    cfg = SimulationConfig(channel="rayleigh", snr_db=(10.0,), n_images=4, metrics=("mse",), draws=3)
+    res = simulate(cfg, tmp_path, checkpoint=trained_checkpoint, device="cpu", progress=False, command="test")
+    assert res.draws == 3 and load_json(tmp_path)["draws"] == 3
+    got = _per_image(tmp_path)["link.mse"]  # [1, 1, 4]
+    # independently: every image three times along the batch, one link call with the chunk's generator
+    x = load_dataset("mnist-5k", "test", limit=4).batch(torch.arange(4)).repeat_interleave(3, dim=0)
+    out = Link.from_checkpoint(trained_checkpoint, "rayleigh")(x, [10.0], generator=_chunk_generator(0, 0,
+                                                                                                     torch.device("cpu")))
+    mse = (out.x_hat[0, 0] - x).square().flatten(1).mean(1).double().reshape(4, 3)  # [image, draw]
+    assert (mse.std(1) > 0).all(), "each copy must see its own realisation"
+    torch.testing.assert_close(got[0, 0], mse.mean(1), rtol=1e-5, atol=1e-9)
+
+
+def test_aaddc_does_not_change_when_grid_points_are_added_near_zero(trained_checkpoint: Path,
+                                                                    tmp_path: Path) -> None:
+    """Reference = dec(z0): PSNR is +inf at ε = 0 and capped at the 8-bit ceiling. Adding budgets p ≤ δ = 1e-4 to
+    the grid may change an AADDC by at most δ·R (R: range of the margins) + (h/2)·|q(δ) − q(0)| (the trapezoid
+    rule on the first segment of width h), and PSNR is continuous at 0: q(δ) = q(0)."""
+    from channelae.curves import PSNR_CEILING_DB
+    from channelae.simulate import SimulationConfig, simulate
+
+    base = {"channel": "pgd-jammer", "snr_db": (math.inf,), "n_images": 4, "metrics": ("psnr", "ssim", "mse"),
+            "reference": "reconstruction", "steps": 2}
+    coarse = simulate(SimulationConfig(eps=(0.0, 0.5, 1.0), **base), tmp_path / "a",
+                      checkpoint=trained_checkpoint, device="cpu", progress=False, command="test")
+    fine = simulate(SimulationConfig(eps=(0.0, 1e-5, 1e-4, 0.5, 1.0), **base), tmp_path / "b",
+                    checkpoint=trained_checkpoint, device="cpu", progress=False, command="test")
+    delta, h = 1e-4, 0.5
+    for link in ("jammer", "noise"):
+        for m in ("psnr", "ssim", "mse"):
+            qa, qb = np.asarray(coarse.curve(link, m).mean[0]), np.asarray(fine.curve(link, m).mean[0])
+            spec = fine.metrics[m]
+            margins = np.clip((qb - spec.limit) * (1 if spec.higher_is_better else -1), 0, None)
+            shared = np.abs(qb[[0, 3, 4]] - qa).max()  # the common grid points (same attack, same draws)
+            bound = delta * (margins.max() - margins.min()) + h / 2 * abs(qb[2] - qb[0]) + 1.0 * shared + 1e-9
+            change = abs(fine.aaddc_of(link, m)[0] - coarse.aaddc_of(link, m)[0])
+            assert change <= bound, (link, m, change, bound)
+        q0 = fine.curve(link, "psnr").mean[0][:3]  # capped (float32 metric), continuous at 0
+        assert q0[0] == q0[1] == q0[2] == pytest.approx(PSNR_CEILING_DB, rel=1e-7)
+    assert fine.metrics["psnr"].cap == PSNR_CEILING_DB
+
+
+def test_jsr_grid_is_float64_and_plots_use_jsr_as_x_axis(trained_checkpoint: Path, tmp_path: Path) -> None:
+    from channelae.plots import dd_curves
+
+    code, stdout, err = run_cli(["simulate", "--channel", "noise-jammer", "--jsr-db", "-10,0", "--snr-db", "inf",
+                                 *FAST, "--checkpoint", trained_checkpoint, "--out", tmp_path])
+    assert code == 0, err
+    from channelae.results import load
+
+    res = load(tmp_path)
+    assert res.budget.jsr_db == [-math.inf, -10.0, 0.0] and res.budget.axis == "jsr_db"
+    assert res.budget.eps == pytest.approx([0.0, math.sqrt(0.5), math.sqrt(5.0)])  # link units: √(n·10^(J/10))
+    rows = [line.split("│") for line in stdout.splitlines() if "│" in line]
+    assert any(cells[3].strip() == "-10" for cells in rows if len(cells) > 4)
+    assert any(cells[3].strip() == "0" for cells in rows if len(cells) > 4)
+    fig = dd_curves.build(res)
+    bottom = fig.axes[-1] if fig.axes[-1].get_xlabel() else fig.axes[0]
+    assert "JSR (dB)" in {ax.get_xlabel() for ax in fig.axes} and bottom is not None
+    xs = np.concatenate([line.get_xdata() for ax in fig.axes for line in ax.get_lines() if len(line.get_xdata()) > 1])
+    assert np.isfinite(xs).all() and xs.min() == -10.0
+
+
+def test_latent_units_on_request(trained_checkpoint: Path, tmp_path: Path) -> None:
+    code, stdout, err = run_cli(["simulate", "--channel", "noise-jammer", "--eps", "0,1", "--eps-unit", "latent",
+                                 "--snr-db", "inf", *FAST, "--checkpoint", trained_checkpoint, "--out", tmp_path])
+    assert code == 0, err
+    b = load_json(tmp_path)["budget"]
+    g, n = b["gain"], b["num_symbols"]
+    assert b["eps_unit"] == "latent" and num(b["jsr_db"][1]) == pytest.approx(10 * math.log10(g * g / n))
+    assert b["eps_relative"][1] == pytest.approx(1 / b["mean_latent_norm"])
+    assert "ε (latent L2)" in stdout and "ε/‖z‖" in stdout and "latent L2 norm per example" in stdout
+
+
+def test_report_reads_a_version_1_results_dir(main_run: dict, tmp_path: Path) -> None:
+    """An old results folder (schema 1: latent ε, no paired statistics) still prints its tables."""
+    doc = load_json(main_run["out"])
+    for key in ("equivalent_snr_db", "equivalent_snr_status", "paired_gap", "reference_curve", "convergence",
+                "draws"):
+        del doc[key]
+    for key in ("eps_unit", "mean_symbol_norm", "axis"):
+        del doc["budget"][key]
+    doc["schema_version"] = 1
+    (tmp_path / "results.json").write_text(json.dumps(doc))
+    code, stdout, err = run_cli(["report", tmp_path, "--no-plots"])
+    assert code == 0, err
+    assert "ε (latent L2)" in stdout and "ε/‖z‖" in stdout and "SNR 10 dB" in stdout and "Δssim" not in stdout
+
+
+def test_broken_at_zero_and_not_broken_read_the_same_in_simulate_report_and_run() -> None:
+    """One symbol for "not broken" and one for "broken at ε = 0" in the tables (simulate, report) and in the
+    experiment summary (run)."""
+    from rich.console import Console
+    from test_results import sample_results
+
+    from channelae.experiments import _summary_rows, summary_markdown
+    from channelae.report import print_tables
+    from channelae.results import BROKEN_AT_ZERO, NOT_BROKEN, BreakingBudget
+
+    res = sample_results()
+    res.breaking_budget = {"jammer": {"ssim": BreakingBudget(eps=[0.0, math.inf], jsr_db=[-math.inf, math.inf])}}
+    console = Console(record=True, width=250)
+    print_tables(res, console)
+    text = console.export_text()
+    assert BROKEN_AT_ZERO in text and NOT_BROKEN in text
+    md = summary_markdown({"name": "x", "dataset": "d", "quick": False, "rows": _summary_rows("m", "s", res)})
+    lines = [line for line in md.splitlines() if line.startswith("| m |") and "| ssim |" in line]
+    assert lines[0].rstrip(" |").endswith(BROKEN_AT_ZERO) and lines[1].rstrip(" |").endswith(NOT_BROKEN)
+
+
+def test_equivalent_snr_table_says_why_a_value_is_outside_the_curve() -> None:
+    from rich.console import Console
+    from test_results import sample_results
+
+    from channelae.report import print_tables
+
+    res = sample_results()  # reference curve 0, 10 dB and noiseless; statuses best/ok/beyond, ok/nan/ok
+    res.equivalent_snr_status["jammer"]["ssim"][1][2] = "beyond"
+    console = Console(record=True, width=250)
+    print_tables(res, console)
+    text = console.export_text()
+    table = text[text.index("equivalent SNR (ssim)"):]
+
+    def row(e: str) -> str:
+        return next(line for line in table.splitlines() if line.replace("│", " ").split()[:1] == [e])
+
+    cells = [c.strip() for c in row("1").split("│") if c.strip()]
+    assert cells[2] == "< 0ᵇ"  # noiseless: worse than noise alone at the curve's lowest SNR
+    assert cells[3] == "> 10ᵇ"  # 10 dB: the loss exceeds 10 − 0 dB
+    cells = [c.strip() for c in row("0.5").split("│") if c.strip()]
+    assert cells[2] == "30" and cells[3] == "n/a"
+    assert "beyond the curve" in text and "censored" in text

@@ -14,7 +14,8 @@ Owns the figures; reads nothing but :mod:`channelae.results` (one module per fig
 
 A skipped plot's stale file (any format) from an earlier run in the same directory is removed, so the
 directory's plots always match its ``results.json``. :func:`render_combined` draws the per-model comparison of
-a ``run`` folder. Units: ε = latent L2 norm per example; SNR = Es/N0 per complex symbol in dB.
+a ``run`` folder. Units: ε = L2 norm per example in the results' unit (``budget.eps_unit``: link or latent; the DD-curves use JSR
+as x axis when the grid was given as JSR); SNR = Es/N0 per complex symbol in dB.
 """
 
 from __future__ import annotations

@@ -54,7 +54,7 @@ def render_combined(stem: str | os.PathLike[str], runs: Mapping[str, Results], *
                 ax.plot(eps, arr(res.curves[control][metric].mean)[si], ls="--", lw=1, color=line.get_color(),
                         label=f"{model}, noise")
         ax.axhline(first.metrics[metric].limit, color="k", ls="-.", lw=1, label="limit line L")
-        ax.set_xlabel("ε (latent L2 norm per example)", fontsize=8)
+        ax.set_xlabel(f"ε ({first.budget.eps_unit} L2 norm per example)", fontsize=8)
         ax.set_ylabel(metric_label(first, metric), fontsize=8)
         ax.tick_params(labelsize=7, length=2, pad=2)
         ax.grid(alpha=0.3)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from channelae.plots.style import UNITS_NOTE, arr, figure, header, metric_label, ordered_metrics, panel_grid
+from channelae.plots.style import arr, figure, header, metric_label, ordered_metrics, panel_grid, units_note
 from channelae.results import Results
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -29,7 +29,8 @@ def _jsr_text(j: float) -> str:
 def build(results: Results) -> Figure | None:
     """The heat-map figure of ``results`` (rows: SNR ascending, noiseless on top; columns: ε), or ``None``.
 
-    x ticks carry ε (latent L2 norm) and, below it, the JSR in dB; the limit line ``L`` is drawn in red as a
+    x ticks carry ε (in the results' unit) and, below it, the JSR in dB (JSR first when the grid was given as
+    JSR); the limit line ``L`` is drawn in red as a
     contour (when the grid crosses it) and on the colour bar (when ``L`` is in its range), and the title says
     which of the two is drawn.
     """
@@ -56,7 +57,11 @@ def build(results: Results) -> Figure | None:
     annotate = S * E <= 60
     step = max(1, math.ceil(E / 8))
     ticks = np.arange(0, E, step)
-    tick_labels = [f"{eps[j]:.3g}\n{_jsr_text(jsr[j])}" for j in ticks]
+    jsr_first = results.budget.axis == "jsr_db"
+    tick_labels = [f"{_jsr_text(jsr[j])}\n{eps[j]:.3g}" if jsr_first else f"{eps[j]:.3g}\n{_jsr_text(jsr[j])}"
+                   for j in ticks]
+    unit = results.budget.eps_unit
+    xlabel = f"JSR (dB) / ε ({unit} L2 norm)" if jsr_first else f"ε ({unit} L2 norm) / JSR (dB)"
     for k, m in enumerate(metrics):
         ax = axes[k // ncols, k % ncols]
         spec = results.metrics[m]
@@ -94,7 +99,7 @@ def build(results: Results) -> Figure | None:
         ax.set_yticks(np.arange(S), ["noiseless" if math.isinf(s) and s > 0 else f"{s:g}" for s in snr[order]],
                       fontsize=7)
         ax.tick_params(length=2, pad=2)
-        ax.set_xlabel("ε (latent L2 norm) / JSR (dB)", fontsize=7)
+        ax.set_xlabel(xlabel, fontsize=7)
         ax.set_ylabel("SNR (dB)", fontsize=7)
         lim_txt = f"; red {' and '.join(drawn)}: L = {limit:g}" if drawn else f"; L = {limit:g} outside the range"
         ax.set_title(f"{m.upper()}, {results.link_title(main)}{lim_txt}", fontsize=8, pad=3)
@@ -102,5 +107,5 @@ def build(results: Results) -> Figure | None:
         axes[k // ncols, k % ncols].set_visible(False)
     fig.suptitle(header(results, "Mean quality over SNR × jammer budget"), fontsize=9,
                  y=1 - 0.06 / fig.get_figheight(), va="top")
-    fig.text(0.5, 0.02, UNITS_NOTE, ha="center", va="bottom", fontsize=7)
+    fig.text(0.5, 0.02, units_note(results), ha="center", va="bottom", fontsize=7)
     return fig

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from channelae.plots.style import UNITS_NOTE, figure, header, ordered_metrics
+from channelae.plots.style import figure, header, ordered_metrics, units_note
 from channelae.results import Results, snr_label
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -125,6 +125,6 @@ def build(results: Results, samples: dict[str, np.ndarray] | None,
                 ax.text(c * cell_w + W / 2, y0 - 0.5, f"{float(vals[c]):.3g}", ha="center", va="bottom",
                         fontsize=6)
     note = f"; numbers: per-image {first_metric.upper()}" if first_metric and per_image else ""
-    fig.suptitle(header(results, "Reconstructions (columns: images)") + f"\n{where}{note}; {UNITS_NOTE}",
+    fig.suptitle(header(results, "Reconstructions (columns: images)") + f"\n{where}{note}; {units_note(results)}",
                  fontsize=8, y=1.0 - 0.06 / height, va="top")
     return fig

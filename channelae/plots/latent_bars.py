@@ -45,6 +45,6 @@ def build(results: Results) -> Figure | None:
     noise = "" if math.isinf(bars.snr_db) and bars.snr_db > 0 else " (δ includes channel noise)"
     fig.suptitle(f"Eq. 7: dimension-wise mean |z|, |z_adv|, |δ| — {results.link_title(results.main_link)}, "
                  f"ε = {bars.eps:g}, {snr_label(bars.snr_db)}{noise}\nchannel {results.channel}, "
-                 f"{results.dataset}, {results.n_images} images; ε: latent L2 norm per example", fontsize=8,
+                 f"{results.dataset}, {results.n_images} images; ε: {results.budget.eps_unit} L2 norm per example", fontsize=8,
                  y=1 - 0.06 / fig.get_figheight(), va="top")
     return fig

@@ -34,6 +34,7 @@ __all__ = [
     "NOISE_COLOR",
     "UNITS_NOTE",
     "arr",
+    "budget_axis",
     "check_formats",
     "figure",
     "header",
@@ -42,9 +43,10 @@ __all__ = [
     "panel_grid",
     "remove",
     "save",
+    "units_note",
 ]
 
-UNITS_NOTE = "ε: jammer budget, latent L2 norm per example; SNR: Es/N0 per complex symbol (dB)"
+UNITS_NOTE = "ε: jammer budget, L2 norm per example; SNR: Es/N0 per complex symbol (dB)"
 JAMMER_COLOR, NOISE_COLOR, AREA_COLOR, CLEAN_COLOR = "tab:red", "tab:blue", "tab:green", "0.35"
 DPI = 100
 #: File formats a plot can be written in (``--plot-format``): raster PNG, vector PDF and SVG.
@@ -63,6 +65,26 @@ def ordered_metrics(results: Results) -> list[str]:
     names = results.metric_names
     rank = {m: i for i, m in enumerate(METRIC_ORDER)}
     return sorted(names, key=lambda m: (rank.get(m, len(rank)), names.index(m)))
+
+
+def units_note(results: Results) -> str:
+    """The units line of a figure: ε in the results' unit (link or latent), JSR and SNR."""
+    unit = results.budget.eps_unit
+    what = ("link units: perturbation of the transmitted symbols, Es = 1" if unit == "link"
+            else "latent units (the study's)")
+    return (f"ε: jammer budget, L2 norm per example in {what}; JSR = ‖δ_s‖²/(n·Es) in dB; "
+            "SNR: Es/N0 per complex symbol (dB)")
+
+
+def budget_axis(results: Results) -> tuple[np.ndarray, str, bool]:
+    """The budget axis of the DD-curve plots: ``(x [E], label, is_jsr)``.
+
+    ε in the results' unit, or JSR in dB when the grid was given as JSR (``--jsr-db``; ε = 0 is then at
+    ``-inf``, which a plot leaves out: it draws that point as a horizontal line instead).
+    """
+    if results.budget.axis == "jsr_db":
+        return arr(results.budget.jsr_db), "JSR (dB)", True
+    return results.budget.grid(), f"ε ({results.budget.eps_unit} L2 norm)", False
 
 
 def metric_label(results: Results, m: str) -> str:
