@@ -292,7 +292,9 @@ class Convergence:
     """The PGD jammer's convergence diagnostic: the mean distance ``D`` (to the untargeted reference
     ``dec(z0)``, growing, or to the target, shrinking) it had reached after ``half_steps`` and ``steps``
     steps, ``[S][E]`` (NaN at ε = 0, which is not searched), on its own noise draws; plus how it searched
-    (``starts`` random starts explored per restart, ``eot`` channel draws averaged per step)."""
+    (``starts`` random starts explored per restart, ``eot`` channel draws averaged per step). Noiseless the two
+    values are exact; through a random link they are estimates (``control_variate``: re-evaluated on one fresh
+    channel draw each; else the search's own best noisy values), so their difference includes that draw."""
 
     steps: int
     half_steps: int
@@ -305,6 +307,7 @@ class Convergence:
     targeted: bool = False
     starts: int = 1
     eot: int | None = None
+    control_variate: bool = False
 
     def relative_gain(self) -> np.ndarray:
         """``[S, E]`` what the second half of the steps still changed, relative to the final distance:
@@ -629,7 +632,8 @@ class Results:
                 restarts=int(conv.get("restarts", 1)), mode=str(conv.get("mode", "")),
                 precision=conv.get("precision"), distance=str(conv.get("distance", "")),
                 targeted=bool(conv.get("targeted", False)), starts=int(conv.get("starts", 1)),
-                eot=None if conv.get("eot") is None else int(conv["eot"])),
+                eot=None if conv.get("eot") is None else int(conv["eot"]),
+                control_variate=bool(conv.get("control_variate", False))),
             draws=int(doc.get("draws", 1)),
             latent_bars=None if bars is None else LatentBars(
                 snr_db=decode_number(bars["snr_db"]), eps=decode_number(bars["eps"]),

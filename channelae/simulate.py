@@ -562,6 +562,7 @@ def _run_chunks(config: SimulationConfig, plan: GridPlan, links: dict[str, Any],
                         tensors[f"{lname}.conv_{key}"] = diag[f"distance_{key}"].double().reshape(S, E).cpu()
                     tensors[f"{lname}.conv_rows"] = torch.tensor([B * D], dtype=torch.float64)
                     tensors[f"{lname}.conv_eot"] = torch.tensor([int(diag.get("eot") or 1)], dtype=torch.int64)
+                    tensors[f"{lname}.conv_cv"] = torch.tensor([bool(diag.get("control_variate"))])
                 if metrics.per_set:
                     kept.x_hat[lname].append((o.x_hat.detach().cpu() * 255).round().to(torch.uint8))
                 if c == 0:
@@ -602,7 +603,7 @@ def _gather(partial: Path, n_chunks: int, links: list[str], metrics: MetricSet, 
                  for k in chunks[0] if k.split(".")[-1] in metrics.per_image or k.endswith("z_hat")}
     convergence: dict[str, Tensor] = {}
     for k in chunks[0]:
-        if k.endswith(".conv_eot"):
+        if k.endswith((".conv_eot", ".conv_cv")):
             convergence[k] = torch.cat([ch[k] for ch in chunks]).amax()
         if k.endswith((".conv_half", ".conv_final")):
             rows = torch.cat([ch[k.rsplit(".", 1)[0] + ".conv_rows"] for ch in chunks])  # [n_chunks]
@@ -701,6 +702,7 @@ def _convergence(links: dict[str, Any], gathered: Gathered, dev: torch.device) -
     stage = _pgd_stage(links["jammer"]) if "jammer" in links else None
     half, final = gathered.convergence.get("jammer.conv_half"), gathered.convergence.get("jammer.conv_final")
     eot = gathered.convergence.get("jammer.conv_eot")
+    cv = gathered.convergence.get("jammer.conv_cv")
     if stage is None or half is None or final is None:
         return None
     from channelae.attacks import resolve_precision
@@ -709,7 +711,8 @@ def _convergence(links: dict[str, Any], gathered: Gathered, dev: torch.device) -
                        distance_final=final.tolist(), restarts=int(stage.restarts), mode=str(stage.mode),
                        precision=resolve_precision(getattr(stage, "attack_precision", "fp32"), dev),
                        distance=str(stage.distance), targeted=stage.target is not None,
-                       starts=int(getattr(stage, "starts", 1)), eot=int(eot) if eot is not None else None)
+                       starts=int(getattr(stage, "starts", 1)), eot=int(eot) if eot is not None else None,
+                       control_variate=bool(cv) if cv is not None else False)
 
 
 def _statistics(*, plan: GridPlan, links: list[str], specs: dict[str, Any], per_image: dict[str, Tensor],

@@ -64,7 +64,7 @@ def sample_results() -> Results:
                                                              hi=[[0.3, 0.8, 0.9]])}),
         convergence=Convergence(steps=20, half_steps=10, distance_half=[[NAN, 0.1, 0.2], [NAN, 0.1, 0.3]],
                                 distance_final=[[NAN, 0.1, 0.25], [NAN, 0.12, 0.3]], restarts=1, mode="apgd",
-                                precision="fp32", distance="mse", targeted=False),
+                                precision="fp32", distance="mse", targeted=False, control_variate=True),
         draws=2,
         latent_bars=LatentBars(snr_db=INF, eps=1.0, z_abs=[1.0, 2.0], z_adv_abs=[1.5, 2.5], delta_abs=[0.5, 0.5]),
         channel="pgd-jammer", control="noise-jammer", reference="input", dataset="mnist-5k", n_images=4,
@@ -125,6 +125,7 @@ def test_save_load_round_trip_is_exact(tmp_path: Path) -> None:
     assert back.budget.eps_unit == "link" and back.budget.relative_to == "mean ‖s‖" and back.draws == 2
     assert back.gap_of("ssim").mean[0] == [0.9, 0.6, 0.2] and back.gap_of("psnr") is None
     assert back.reference_curve.snr_db == [0.0, 10.0, INF] and back.convergence.steps == 20
+    assert back.convergence.control_variate and back.convergence.relative_gain()[1, 2] == 0.0
     assert back.equivalent_snr_status["jammer"]["ssim"][0] == ["best", "ok", "beyond"]
     assert back.metrics["psnr"].cap == 58.9 and back.metrics["ssim"].limit_source == "study"
     assert load(f).to_json() == text  # the file itself, not only its directory
