@@ -244,7 +244,8 @@ def test_link_outputs_with_and_without_folding(tiny) -> None:
     eps = [0.0, 5.0, 20.0]  # latent L2 (an untrained decoder needs large budgets to be hurt)
     outs = {}
     for fold in (True, False):
-        link = Link(tiny, "pgd-jammer", p_ref=1.0, fold=fold, channel_options={"eps": eps, "steps": 5})
+        link = Link(tiny, "pgd-jammer", p_ref=1.0, fold=fold,  # fp32 search: the default auto may be bf16
+                    channel_options={"eps": eps, "steps": 5, "attack_precision": "fp32"})
         outs[fold] = link(x, snr, generator=torch.Generator().manual_seed(2))
     a, b = outs[True], outs[False]
     assert a.x_hat.shape == (3, 3, 6, 1, 28, 28)

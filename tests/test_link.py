@@ -348,7 +348,7 @@ def test_link_jammer_matches_the_link(untrained, images) -> None:
     from channelae.link import Transmitter
     from channelae.sionna_blocks import LinkJammer
 
-    opts = {"eps": [0.0, 0.5, 1.0], "steps": 3, "eot": 2}
+    opts = {"eps": [0.0, 0.5, 1.0], "steps": 3, "eot": 2, "attack_precision": "fp32"}  # (auto may be bf16)
     link = Link(untrained, "pgd-jammer", p_ref=2.0, channel_options=opts)
     link(images, 10.0, generator=torch.Generator().manual_seed(3))
     expected = next(st for st in link.channel.stages if isinstance(st, PGDJammer)).last_delta  # [1, E, B, n]
