@@ -367,6 +367,10 @@ def plan_grid(config: SimulationConfig, meta: dict[str, Any], dataset: str) -> G
     gain = 1.0 / math.sqrt(float(meta["p_ref"]))
     n_sym = num_symbols(int(meta["config"]["latent_dim"]))
     jammed = bool(jammer_stages(config.channel))
+    if jammed:  # the n of JSR: the REs carrying signal when a grid channel (ofdm) spreads the symbols
+        from channelae.channels._budget import spec_signal_symbols
+
+        n_sym = spec_signal_symbols(config.channel, n_sym, config.channel_options())
     axis = "eps"
     if not jammed:
         eps_values, highlight = [0.0], 0.0

@@ -49,9 +49,24 @@ subcarriers wide, and at most ``ceil(n/128) − 1`` data REs stay unused); one p
 symbol 0 = 5 pilots, OFDM symbol 1 = the 5 data symbols; ``n = 64`` (CelebA): 2 × 64. One example per grid keeps
 every per-example quantity (jammer budgets over the example's REs, channel realisation) per example.
 
+Jammers on the grid
+-------------------
+A ``pgd-jammer`` or ``noise-jammer`` after this stage (``ofdm+pgd-jammer``) perturbs REs of the grid: the ones
+its ``res`` (``data``, ``pilots``, ``all`` = data and pilots, the default; never unused REs) and
+``subcarriers`` (``START:STOP``, STOP exclusive: partial-band jamming) options select (:meth:`GridInfo.mask`),
+with exactly zero on every other RE. ``placement=rx`` adds ``δ`` to the received grid before the channel
+estimation (so jammed pilots corrupt ``ĥ``), ``tx`` adds ``h·δ`` (the perturbation rides through the channel).
+Budgets keep their definitions per example (link units): ε = ‖δ‖₂ over the example's grid, ``JSR =
+‖δ‖²/(n_signal·Es)`` with ``n_signal`` = the REs that carry signal, ``n`` data + the pilots
+(:attr:`GridInfo.num_transmitted`, :meth:`OFDM.signal_symbols`); see :mod:`channelae.channels._budget`. The
+PGD jammer sees ``h`` (white box) and optimises through the rest of the link: noise, :meth:`OFDM.receive`
+(LS estimation, LMMSE equalisation, demapping) and the decoder.
+
 Randomness
 ----------
-Every channel realisation comes from the ``generator`` passed to :meth:`OFDM.apply`. Sionna's channel models
+Every channel realisation comes from the ``generator`` passed to :meth:`OFDM.apply`: one per example, drawn
+with size 1 along ``state.shared_dims`` and broadcast (common random numbers: inside a Link every SNR point,
+and every budget, of an image sees the same channel; :mod:`channelae.channels.base`). Sionna's channel models
 draw from ``sionna.phy.config.torch_rng(device)`` (a per-device ``torch.Generator``, seeded from
 ``config.seed``), not from an argument. So each call draws one 63-bit seed from our generator, seeds Sionna's
 generator of that device with it for the duration of the draw and restores that generator's previous state
@@ -82,7 +97,7 @@ from torch import Tensor
 from channelae._validation import check_int_range, check_non_negative, check_one_of, check_positive
 from channelae.channels import CHANNELS
 from channelae.channels.awgn import check_complex
-from channelae.channels.base import Channel, ChannelState, Tail
+from channelae.channels.base import Channel, ChannelState, Tail, draw_shape
 from channelae.errors import UsageError
 
 __all__ = [
@@ -168,10 +183,14 @@ def draw_seed(generator: torch.Generator | None, device: torch.device) -> int:
     return int(torch.randint(0, 2**63 - 1, (), generator=generator, device=dev))
 
 
-def parse_subcarriers(value: str | Sequence[int] | slice | None, fft_size: int,
-                      argument: str = "subcarriers") -> tuple[int, int]:
+def parse_subcarriers(value: str | Sequence[int] | slice | None, fft_size: int | None,
+                      argument: str = "subcarriers") -> tuple[int, int | None]:
     """``START:STOP`` (Python slice of subcarrier indices, STOP exclusive; either may be empty), a pair or a
-    ``slice`` → ``(start, stop)`` with ``0 <= start < stop <= fft_size``; ``None`` → the whole band."""
+    ``slice`` → ``(start, stop)`` with ``0 <= start < stop <= fft_size``; ``None`` → the whole band.
+
+    ``fft_size = None`` (the grid is not known yet: a jammer's constructor) checks the syntax and
+    ``0 <= START < STOP`` only, and gives ``stop = None`` for an open STOP.
+    """
     if value is None:
         return 0, fft_size
     if isinstance(value, slice):
@@ -185,18 +204,30 @@ def parse_subcarriers(value: str | Sequence[int] | slice | None, fft_size: int,
                              argument)
         parts = [p.strip() or None for p in parts]
     else:
-        parts = list(value)
-        if len(parts) != 2:
+        if isinstance(value, (bytes, dict)) or not isinstance(value, Sequence) or len(value) != 2:
             raise UsageError(f"must be START:STOP or a (start, stop) pair; got {value!r}", argument)
+        parts = list(value)
     try:
-        start = 0 if parts[0] is None else int(parts[0])
-        stop = fft_size if parts[1] is None else int(parts[1])
+        start = 0 if parts[0] is None else _index(parts[0])
+        stop = fft_size if parts[1] is None else _index(parts[1])
     except (TypeError, ValueError):
         raise UsageError(f"START and STOP must be integers; got {value!r}", argument) from None
+    if fft_size is None:
+        if start < 0 or (stop is not None and stop <= start):
+            raise UsageError(f"needs 0 <= START < STOP (subcarrier indices, STOP exclusive); got {value!r}",
+                             argument)
+        return start, stop
     if not 0 <= start < stop <= fft_size:
         raise UsageError(f"needs 0 <= START < STOP <= {fft_size} (the grid's subcarriers); got {value!r}",
                          argument)
     return start, stop
+
+
+def _index(v: Any) -> int:
+    """An integer index from an int or a string of one (``"3"``, not ``"3.5"`` nor ``True``)."""
+    if isinstance(v, bool):
+        raise TypeError(v)
+    return int(v) if isinstance(v, int) else int(str(v).strip())
 
 
 @dataclass(frozen=True, eq=False)
@@ -378,7 +409,8 @@ class OFDM(Channel):
         ``(F + CP)/(F·Δf)``).
 
     :input state: ``y`` complex ``[..., n]`` straight from the transmitter (``h = 1``, ``no = 0``); any
-        leading dims (``[S, E, B]``) are independent examples, one grid and one channel draw each.
+        leading dims (``[S, B]``) are examples, one grid and one channel draw each, except along
+        ``state.shared_dims`` (one draw shared, e.g. by the SNR points of a Link).
     :output state: ``y``, ``h`` complex ``[..., R]`` on the grid, ``no`` unchanged, ``grid`` a
         :class:`GridInfo`, ``rx`` = :meth:`receive`.
     """
@@ -475,6 +507,14 @@ class OFDM(Channel):
                              "num_ofdm_symbols, or leave them to their defaults", "num_ofdm_symbols")
         return _Layout(F, T, tuple(pilots))
 
+    def signal_symbols(self, n: int) -> int:
+        """REs carrying signal per example for ``n`` symbols: the ``n`` data REs plus the pilots (Kronecker
+        pattern, one stream: every subcarrier of each pilot OFDM symbol), each of energy Es = 1; the ``n`` of
+        a grid jammer's ``JSR = ‖δ‖²/(n_signal·Es)`` (:attr:`GridInfo.num_transmitted`, without building the
+        Sionna grid)."""
+        layout = self.layout(n)
+        return int(n) + len(layout.pilots) * layout.fft_size
+
     def blocks(self, n: int, device: torch.device, dtype: torch.dtype) -> _Blocks:
         """The (cached) Sionna objects for ``n`` symbols on ``device`` in ``dtype``'s precision."""
         precision = _PRECISION.get(dtype)
@@ -519,13 +559,17 @@ class OFDM(Channel):
         *lead, n = y.shape
         N = math.prod(lead)
         b = self.blocks(n, y.device, y.dtype)
+        R = b.info.num_res
         x = torch.nn.functional.pad(y.reshape(N, n), (0, b.num_data_res - n))  # unused data REs: zeros
         xg = b.mapper(x.reshape(N, 1, 1, -1))  # [N, 1, 1, T, F] with pilots
+        # one realisation per example, shared along state.shared_dims (common random numbers: the SNR points
+        # and budgets of an image see the same channel; channels/base.py)
+        lead_draw = draw_shape(state, [*lead, n])[:-1]
         with sionna_seeded(b.device, draw_seed(generator, y.device)):
-            h = b.generate(N)  # [N, 1, 1, 1, 1, T, F]
-        yg = b.apply(xg, h)  # [N, 1, 1, T, F]
-        R = b.info.num_res
-        return state.replace(y=yg.reshape(*lead, R), h=h.reshape(*lead, R), grid=b.info, rx=self.receive)
+            h = b.generate(math.prod(lead_draw))  # [N', 1, 1, 1, 1, T, F]
+        h = h.reshape(*lead_draw, R).expand(*lead, R)
+        yg = b.apply(xg, h.reshape(N, 1, 1, 1, 1, *xg.shape[-2:]))  # [N, 1, 1, T, F]
+        return state.replace(y=yg.reshape(*lead, R), h=h, grid=b.info, rx=self.receive)
 
     # ----------------------------------------------------------------------------------------- receiver
 

@@ -12,7 +12,9 @@ the search, from the jammer's private generator, one realisation shared by all b
 averaged over ``eot`` draws per step: expectation over transformation); the returned state is then passed on,
 so the link evaluates on draws the jammer did not see. Budget: ``eps`` (L2 norm per example; ``link`` units by
 default, i.e. of the transmitted-symbol perturbation with Es = 1 so that ``JSR = ε²/n``; or the study's
-``latent`` units) or ``jsr_db``; a grid of ``E`` values runs in one batched pass.
+``latent`` units) or ``jsr_db``; a grid of ``E`` values runs in one batched pass. On a resource grid (after
+``ofdm``) it searches over the resource elements that ``res`` / ``subcarriers`` select and adds exactly zero
+elsewhere (:mod:`channelae.channels._budget`); the tail then runs channel estimation and equalisation.
 
 The default search is APGD (:mod:`channelae.attacks`) with ``DEFAULT_STEPS = 60`` steps and
 ``DEFAULT_STARTS = 10`` explored starts (96 objective evaluations with gradient and 11 without per budget
@@ -50,7 +52,10 @@ from channelae.channels._budget import (
     add_perturbation,
     budget_grid,
     check_eps_unit,
+    check_res_options,
     expand_for_grid,
+    grid_selection,
+    place_on_res,
 )
 from channelae.channels.base import Channel, ChannelState, Tail, call_tail, private_generator
 from channelae.channels.noise_jammer import jammer_radius
@@ -140,6 +145,13 @@ class PGDJammer(Channel):
     :param alpha: faithful mode's sign-step size per real coordinate, in the budget's unit: ``1`` latent unit
         with ``eps_unit="latent"`` (the study's α), ``1`` symbol unit (Es = 1) with ``link`` units or
         ``jsr_db``. Either way ``α = 1`` is a step of norm ``√(2n)`` ≫ ε, so each step lands on the sphere.
+    :param res: on a resource grid (after ``ofdm``): the REs the jammer may touch, ``data``, ``pilots`` or
+        ``all`` (default on a grid: data and pilots, never unused REs); refused without a grid.
+    :param subcarriers: on a grid: ``"START:STOP"`` (subcarrier indices, STOP exclusive) for partial-band
+        jamming (default: the whole band); refused without a grid. The search runs over the selected REs
+        alone (random starts, steps, projection, the L∞ bound ``ε/sqrt(2M)`` for ``M`` selected REs), and the
+        perturbation is placed on the grid with exact zeros elsewhere; budgets as above over the example's
+        grid, JSR over its signal REs (data + pilots; :mod:`channelae.channels._budget`).
     :param attack_precision: ``auto`` (default: bf16 where the CPU/GPU has native bf16, i.e. avx512_bf16 /
         AMX or CUDA compute capability ≥ 8, else fp32), ``fp32`` or ``bf16``: the precision of the search's
         decoder passes only; the link evaluates the returned perturbation, and every metric, in fp32. On the
@@ -147,10 +159,12 @@ class PGDJammer(Channel):
         −1.7 … +1.0 %) and ran 1.2–1.7× faster (``benchmarks/README.md``), so ``auto`` is the default; results
         then depend (within that) on the machine: pass ``fp32`` for bit-for-bit runs across machines.
 
-    :input state: ``y`` complex ``[..., B, n]``; ``state.ctx`` a :class:`~channelae.link.LinkContext`.
-    :output state: ``y`` complex ``[..., E, B, n]``.
+    :input state: ``y`` complex ``[..., B, n]`` (on a grid: ``[..., B, R]`` REs); ``state.ctx`` a
+        :class:`~channelae.link.LinkContext`.
+    :output state: ``y`` complex ``[..., E, B, n]`` (``[..., E, B, R]``).
 
-    After each call, ``last_delta`` holds the perturbation ``[..., E, B, n]`` (symbol units) and
+    After each call, ``last_delta`` holds the perturbation ``[..., E, B, n]`` (symbol units; on a grid
+    ``[..., E, B, R]``, zero outside the selected REs) and
     ``last_diagnostics`` the convergence diagnostic: ``distance_half`` and ``distance_final`` ``[..., E]``
     (float64), the mean over images of the distance ``D`` to the reference (untargeted: ``dec(z0)``,
     growing) or target (shrinking) that the search had reached after ``K // 2`` and ``K`` steps (best so far;
@@ -185,6 +199,8 @@ class PGDJammer(Channel):
         eps_unit: str = "link",
         attack_precision: str = DEFAULT_ATTACK_PRECISION,
         control_variate: bool = True,
+        res: str | None = None,
+        subcarriers: str | tuple[int, int] | None = None,
     ) -> None:
         super().__init__()
         self.budget_kind, self.budget = budget_grid(eps, jsr_db)
@@ -213,6 +229,7 @@ class PGDJammer(Channel):
         self.alpha = float(alpha)
         self.eps_unit = check_eps_unit(eps_unit)
         self.attack_precision = check_one_of(attack_precision, PRECISIONS, "--attack-precision")
+        self.res, self.subcarriers = check_res_options(res, subcarriers)
         self.lpips_metric = None  # set by the link builder when distance == "lpips"
 
     def apply(self, state: ChannelState, snr_db: float | Tensor | None = None, *, tail: Tail | None = None,
@@ -221,12 +238,17 @@ class PGDJammer(Channel):
             raise UsageError("pgd-jammer needs the decoder: use it inside a channelae Link", "--channel")
         ctx = state.ctx
         radius = jammer_radius(self.budget_kind, self.budget, state, "--channel", self.eps_unit)  # [E] symbols
-        y = state.y.unsqueeze(-3)  # [..., 1, B, n]
+        sel = grid_selection(state, self.res, self.subcarriers, "pgd-jammer")  # REs it may touch (grid) or None
+        y = state.y.unsqueeze(-3)  # [..., 1, B, n] (on a grid n = R REs)
         h = expand_for_grid(state.h)
         no = expand_for_grid(state.no)
         B, n = y.shape[-2], y.shape[-1]
+        m = n if sel is None else sel.numel()  # complex coordinates searched: the selected REs
         lead = list(y.shape[:-3])
-        shape = torch.Size(lead + [radius.numel(), B, 2 * n])
+        shape = torch.Size(lead + [radius.numel(), B, 2 * m])
+
+        def to_complex(delta: Tensor) -> Tensor:  # real [..., 2m] -> complex [..., n], zero off the selection
+            return place_on_res(torch.complex(delta[..., :m], delta[..., m:]), sel, n)
 
         clean = ctx.clean  # [B, C, H, W]
         # every draw of the jammer (random target, starts, the channel draws of its search) comes from a
@@ -255,7 +277,7 @@ class PGDJammer(Channel):
         ref_e = rep(ref, 0) if ref.shape[0] == B else ref
 
         def raw(delta: Tensor) -> Tensor:  # sign · D per example [..., E, B] for δ [..., E, B, 2n]
-            dc = torch.complex(delta[..., :n], delta[..., n:])
+            dc = to_complex(delta)
             st = state.with_budget_dim(y=add_perturbation(y_e, h_e, rep(dc, -2), self.placement), h=h_e,
                                        no=no_e)
             d = distance(self.distance, call_tail(tail, st, gen), ref_e, lpips_metric=self.lpips_metric)
@@ -272,7 +294,7 @@ class PGDJammer(Channel):
         latent = self.budget_kind == "eps" and self.eps_unit == "latent"
         alpha = self.alpha * ctx.gain if latent else self.alpha
         if self.norm == "linf":
-            radius = radius / (2 * n) ** 0.5
+            radius = radius / (2 * m) ** 0.5
         # A budget of 0 admits only δ = 0: search the others alone (saves a decoder pass of B rows per
         # step for the ε = 0 point of a grid; random starts are shared along E, so results are unchanged).
         delta = torch.zeros(shape, dtype=y.real.dtype, device=y.device)
@@ -299,7 +321,7 @@ class PGDJammer(Channel):
             d_half = d_half.index_copy(len(lead), active, (sign * res.value_half.double()).mean(-1))
             d_final = d_final.index_copy(len(lead), active, (sign * res.value.double()).mean(-1))
             precision = res.precision
-        delta_c = torch.complex(delta[..., :n], delta[..., n:])
+        delta_c = to_complex(delta)
         self.last_delta = delta_c
         self.last_diagnostics = {"distance_half": d_half, "distance_final": d_final, "steps": self.steps,
                                  "half_steps": self.steps // 2, "restarts": self.restarts, "mode": self.mode,
