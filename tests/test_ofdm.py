@@ -146,6 +146,17 @@ def test_leading_dims_broadcast_and_each_example_has_its_own_channel() -> None:
     assert equalize(st).shape == (2, 3, 4, 5)
 
 
+def test_one_channel_draw_per_example_along_shared_dims() -> None:
+    """Common random numbers: along ``shared_dims`` (a Link's SNR dim) one realisation per example, and it is
+    the same whatever the number of SNR points that share it."""
+    s = qpsk((3, 4, 5))  # [S, B, n]
+    st = OFDM(tdl="C", delay_spread=300e-9).apply(ChannelState.start(s, shared_dims=(0,)), generator=gen(30))
+    assert torch.equal(st.h, st.h[:1].expand_as(st.h))
+    assert torch.unique(torch.view_as_real(st.h[0, :, 0]), dim=0).shape[0] == 4  # images differ
+    one = OFDM(tdl="C", delay_spread=300e-9).apply(ChannelState.start(s[:1], shared_dims=(0,)), generator=gen(30))
+    assert torch.equal(one.h[0], st.h[0])
+
+
 # ---------------------------------------------------------------------------- flat channel, perfect CSI
 
 

@@ -321,3 +321,45 @@ def test_ofdm_jamming_config_parses() -> None:
     # paired comparisons need the same images, seed, SNR and budget grids in every simulation
     keys = ("jsr_db", "snr_db", "n_images", "seed", "placement", "metrics")
     assert len({tuple(getattr(s, k) for k in keys) for s in sims.values()}) == 1
+
+
+# --------------------------------------------------------------------- simulate, paired comparison
+
+
+def test_simulations_on_the_grid_are_paired_and_the_example_compares_them(trained_checkpoint, tmp_path,
+                                                                          capsys) -> None:
+    """Two simulations differing only in ``res`` see the same images and channel draws (their ε = 0 rows are
+    identical per image), report JSR over the signal REs, and examples/ofdm_pilot_vs_data.py gives the paired
+    mean difference with the t-interval scipy computes."""
+    import importlib.util
+
+    import numpy as np
+    from safetensors.torch import load_file
+    from scipy import stats
+
+    from channelae.simulate import SimulationConfig, simulate
+
+    run = tmp_path / "run" / "swt-vae"
+    for res in ("data", "pilots"):
+        cfg = SimulationConfig(channel="ofdm+pgd-jammer", jsr_db=(-10.0, 0.0), snr_db=(20.0,), n_images=5,
+                               steps=2, metrics=("ssim", "mse"), channel_extra=(("res", res), ("starts", 1)))
+        out = simulate(cfg, run / res, checkpoint=trained_checkpoint, device="cpu", progress=False)
+        assert out.budget.num_symbols == 10 and out.budget.jsr_db == [float("-inf"), -10.0, 0.0]
+        torch.testing.assert_close(torch.tensor(out.budget.eps), torch.tensor([0.0, 1.0, 10 ** 0.5]),
+                                   check_dtype=False)
+    a = load_file(str(run / "pilots" / "per_image.safetensors"))
+    b = load_file(str(run / "data" / "per_image.safetensors"))
+    assert torch.equal(a["jammer.ssim"][:, 0], b["jammer.ssim"][:, 0])  # same images, channel and noise
+    assert torch.equal(a["noise.ssim"][:, 0], a["jammer.ssim"][:, 0])
+
+    spec = importlib.util.spec_from_file_location("example_ofdm_pvd", ROOT / "examples" / "ofdm_pilot_vs_data.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    res = module.main([str(tmp_path / "run"), "--metric", "ssim"])
+    assert "pilots − data" in capsys.readouterr().out
+    d = (a["jammer.ssim"] - b["jammer.ssim"]).numpy()[0, 2]  # SNR 20 dB, JSR 0 dB, per image
+    lo, hi = stats.t.interval(0.95, len(d) - 1, loc=d.mean(), scale=stats.sem(d))
+    np.testing.assert_allclose([res["diff"][0][2], res["lo"][0][2], res["hi"][0][2]], [d.mean(), lo, hi],
+                               rtol=1e-6, atol=1e-9)
+    assert res["diff"][0][0] == 0.0  # ε = 0
+    assert (tmp_path / "run" / "paired_pilots_vs_data_jammer_ssim.json").exists()
