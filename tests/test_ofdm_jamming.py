@@ -151,6 +151,16 @@ def test_jsr_is_over_the_signal_res_of_the_example(untrained, spec, kw, n_signal
         assert bool((energy <= budget.reshape(-1, 1) * (1 + 1e-5)).all())
 
 
+def test_latent_units_convert_through_the_gain_on_the_grid(untrained) -> None:
+    """ε in latent units is g·ε in link units on the grid too (a unit conversion, documented)."""
+    link = Link(untrained, "ofdm+noise-jammer", p_ref=0.8,
+                channel_options={"eps": [0.5, 2.0], "eps_unit": "latent", "res": "pilots"})
+    link(torch.rand(3, 1, 28, 28, generator=gen(12)), float("inf"), generator=gen(13))
+    norms = _norm(_jammer(link).last_delta)[0]  # [E, B]
+    g = link.transmitter.gain
+    torch.testing.assert_close(norms, torch.tensor([[0.5 * g], [2.0 * g]], dtype=torch.float64).expand_as(norms))
+
+
 def test_signal_symbols_off_a_grid_and_before_the_grid() -> None:
     assert spec_signal_symbols("awgn+pgd-jammer", N) == N
     assert spec_signal_symbols("rayleigh+noise-jammer", N, {"block_length": 0}) == N
