@@ -80,8 +80,9 @@ def _main(
 _Device = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N (no silent fallback).")]
 _Seed = Annotated[int, typer.Option(help="Seed for initialisation, shuffling, noise and attacks.")]
 _DataDir = Annotated[Path | None, typer.Option(help="Directory searched first for data sets.", show_default="none: $CHANNELAE_DATA, the cache, /usr/share/datasets")]
-_Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+_Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or progress messages (errors still print).")]
 _PlotFormat = Annotated[str, typer.Option("--plot-format", help="Plot file formats: comma list of png, pdf, svg (pdf and svg are vector, for papers).")]
+_Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace the channelae files (results, plots, an unfinished run) in the results folder instead of refusing other settings; other files there are kept.")]
 _Tsne = Annotated[bool, typer.Option("--tsne", help="Also draw the t-SNE plot of clean vs received latents, coloured by class (takes seconds).")]
 
 
@@ -144,7 +145,7 @@ def simulate(
     jsr_db: Annotated[str | None, typer.Option(help="Or budget as jammer-to-signal ratio in dB (same forms; plots then use JSR as x axis).", show_default="none: use --eps")] = None,
     eps_unit: Annotated[_EpsUnit, typer.Option(help="Unit of ε: link (perturbation of the transmitted symbols, Es = 1, JSR = ε²/n: comparable across models) or latent (the study's latent L2 norm).")] = _EpsUnit.link,
     snr_db: Annotated[str, typer.Option(help="SNR Es/N0 in dB per complex symbol: value, list or range; 'inf' = noiseless.")] = "inf,20,10,5",
-    model: Annotated[str, typer.Option(help="Model family of the cached default model (trained on first use).")] = "swt-vae",
+    model: Annotated[str, typer.Option(help="Model family (its cached default-settings model, trained on first use), a cached model name (`channelae models`) or a checkpoint path.")] = "swt-vae",
     checkpoint: Annotated[Path | None, typer.Option(help="Trained checkpoint directory (instead of --model).", show_default="none: use --model")] = None,
     dataset: Annotated[str | None, typer.Option(help="Data set.", show_default="the checkpoint's")] = None,
     n_images: Annotated[int, typer.Option(help="Images of the evaluation split (more for tighter intervals, e.g. 500).")] = 32,
@@ -163,16 +164,18 @@ def simulate(
     limit: Annotated[list[str] | None, typer.Option(help="Limit line override METRIC=VALUE (repeatable).", show_default="each metric's study limit")] = None,
     channel_option: Annotated[list[str] | None, typer.Option(help="Further channel option NAME=VALUE, e.g. a plugin's phase_std_deg=20 (repeatable).", show_default="none")] = None,
     equalizer: Annotated[_Equalizer, typer.Option(help="Receiver equaliser.")] = _Equalizer.lmmse,
-    out: Annotated[Path, typer.Option(help="Results directory.")] = Path("results/simulate"),
+    out: Annotated[Path, typer.Option(help="Results directory. Other settings there are refused (see --overwrite); the same settings resume an interrupted run or show the finished results.")] = Path("results/simulate"),
+    overwrite: _Overwrite = False,
     seed: _Seed = 0,
     device: _Device = "auto",
     data_dir: _DataDir = None,
     no_plots: Annotated[bool, typer.Option("--no-plots", help="Skip the plots.")] = False,
     plot_format: _PlotFormat = "png",
     tsne: _Tsne = False,
+    tables: Annotated[bool, typer.Option("--tables", "--verbose", "-v", help="Also print the full tables (every budget, SNR and metric) after the summary.")] = False,
     quiet: _Quiet = False,
 ) -> None:
-    """Simulate the link over SNR × jammer budget; print tables, write results.json/csv and plots."""
+    """Simulate the link over SNR × jammer budget: print a one-screen summary, write results.json/csv and plots."""
     _check_simulate_args(channel=channel, eps=eps, jsr_db=jsr_db, snr_db=snr_db, metrics=metrics, limit=limit,
                          channel_option=channel_option, dataset=dataset, checkpoint=checkpoint, target=target)
     formats = _plot_formats(plot_format)  # after the checks that import nothing (numpy: ~0.2 s)
@@ -197,16 +200,20 @@ def simulate(
         seed=seed, eps_unit=eps_unit, draws=draws,
     )
     results = run(cfg, out, checkpoint=checkpoint, model=model, dataset=dataset, data_dir=data_dir,
-                  device=device, progress=not quiet, command="channelae " + shlex.join(_ARGV))
+                  device=device, progress=not quiet, command="channelae " + shlex.join(_ARGV), overwrite=overwrite)
     from rich.console import Console
 
-    report.print_tables(results, Console())
+    console = Console()
+    report.print_summary(results, console)
+    if tables:
+        console.print()
+        report.print_tables(results, console)
+    paths = []
     if not no_plots:
         from channelae.plots import render_plots
 
         paths = render_plots(out, results, formats=formats, tsne=tsne)
-        typer.echo(f"plots: {', '.join(p.name for p in paths)}")
-    typer.echo(f"results: {out / 'results.json'}")
+    report.print_outputs(out, results, paths, console, tables_shown=tables)
 
 
 @app.command("run")
@@ -238,11 +245,11 @@ def run_cmd(
 @app.command("report")
 def report_cmd(
     results_dir: Annotated[Path, typer.Argument(help="A directory written by `channelae simulate`.")],
-    no_plots: Annotated[bool, typer.Option("--no-plots", help="Only print the tables.")] = False,
+    no_plots: Annotated[bool, typer.Option("--no-plots", help="Only print the summary and the tables.")] = False,
     plot_format: _PlotFormat = "png",
     tsne: _Tsne = False,
 ) -> None:
-    """Re-render tables and plots from results.json without recomputing."""
+    """Print the summary and the full tables, and re-render the plots, from results.json without recomputing."""
     formats = _plot_formats(plot_format)
     from channelae import report
 

@@ -10,6 +10,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskProgressColumn,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -36,13 +37,17 @@ def log_line(message: str, console: Console | None = None) -> None:
     (console or stderr_console).print(message, markup=False, highlight=False, soft_wrap=True)
 
 
-def make_progress(enabled: bool = True, console: Console | None = None) -> Progress:
-    """A Rich progress bar with ``description``, a bar, counts, times and a free ``info`` field."""
+def make_progress(enabled: bool = True, console: Console | None = None, *, counts: bool = True) -> Progress:
+    """A Rich progress bar with ``description``, a bar, counts (``counts``; else a percentage: for tasks whose
+    units are a cost estimate, not things a user counts), elapsed time, ETA and a free ``info`` field.
+
+    The ETA is Rich's: remaining units over the speed of the last 30 s."""
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
-        MofNCompleteColumn(),
+        MofNCompleteColumn() if counts else TaskProgressColumn(),
         TimeElapsedColumn(),
+        TextColumn("ETA"),
         TimeRemainingColumn(),
         TextColumn("{task.fields[info]}"),
         console=console or stderr_console,

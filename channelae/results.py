@@ -466,11 +466,26 @@ class Results:
         """The ``[S][E]`` paired difference jammer − noise of ``metric``, or ``None``."""
         return self.paired_gap.get(metric)
 
+    def _jammer_kind(self) -> str | None:
+        """``pgd``, ``noise`` or ``None`` (unknown): what the ``jammer`` link's jammer is."""
+        stages = [p.strip() for p in self.channel.split("+")]
+        return "pgd" if "pgd-jammer" in stages else "noise" if "noise-jammer" in stages else None
+
     def link_title(self, link: str) -> str:
-        """Human name of a link (``jammer`` → "PGD jammer" when the jammer is PGD, else "jammer")."""
-        if link == "jammer" and self.channel and "pgd-jammer" not in self.channel:
-            return "jammer"
+        """Human name of a link: ``jammer`` → "PGD jammer" (or "noise jammer" when the requested channel's jammer
+        is the random one, "jammer" when unknown), ``noise`` → "noise jammer (equal power)", ``link`` → "link"."""
+        if link == "jammer" and self.channel:
+            kind = self._jammer_kind()
+            return "PGD jammer" if kind == "pgd" else "noise jammer" if kind == "noise" else "jammer"
         return LINK_TITLES.get(link, link)
+
+    def link_label(self, link: str) -> str:
+        """Short column label of a link: ``PGD``, ``noise`` (the equal-power control, or the requested noise
+        jammer), ``jammer``, or ``""`` for a link without jammer."""
+        if link == "jammer":
+            kind = self._jammer_kind() if self.channel else "pgd"
+            return {"pgd": "PGD", "noise": "noise jammer"}.get(kind or "", "jammer")
+        return {"noise": "noise", "link": ""}.get(link, link)
 
     # ---------------------------------------------------------------------------------- (de)serialise
 

@@ -26,9 +26,11 @@ t-intervals over images include the channel's randomness since every image sees 
 draws narrow the intervals at finite SNR at ``draws`` times the cost.
 
 Resume: each chunk's per-image values are written atomically to ``<out>/partial/`` as soon as it finishes, so
-an interrupted run resumes from the finished chunks (same config, weights, data set and device type only).
-Chunk ``i`` draws its randomness from a generator seeded with ``(seed, i)``, so a resumed run gives the same
-numbers as an uninterrupted one.
+an interrupted run resumes from the finished chunks (same config, weights, data set, metrics and device type
+only). Chunk ``i`` draws its randomness from a generator seeded with ``(seed, i)``, so a resumed run gives the
+same numbers as an uninterrupted one. The results folder is safe to reuse (:mod:`channelae.outdir`): other
+settings are refused (``overwrite`` replaces channelae's files, never the user's), the same settings resume or
+reuse finished results, and files of two runs are never mixed.
 
 Budgets: ε in ``eps_unit`` — ``link`` (default: L2 norm of the perturbation of the transmitted symbols,
 Es = 1, so JSR = ε²/n for every model) or ``latent`` (the study's unit); a ``--jsr-db`` grid is converted to ε
@@ -45,6 +47,7 @@ import os
 import platform
 import shutil
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -76,6 +79,7 @@ __all__ = [
     "RESULTS_NAME",
     "GridPlan",
     "SimulationConfig",
+    "check_out",
     "jammer_stages",
     "plan_grid",
     "simulate",
@@ -231,8 +235,23 @@ def _check_out(out: Path) -> None:
     ensure_writable_dir(out, "--out")
 
 
-def _check_early(config: SimulationConfig, jammers: list[str], out: Path) -> None:
-    """Checks that need no model: channel spec and options, budget vs. channel, metric names, ``--out``."""
+def check_out(config: SimulationConfig, out: str | os.PathLike[str]) -> None:
+    """Refuse ``out`` when it holds channelae files of other settings (one line; :mod:`channelae.outdir`).
+
+    Needs no model and changes nothing: ``channelae run`` checks every simulation folder with it before it
+    trains anything. :func:`simulate` does the same check itself (unless ``overwrite``).
+
+    :raises UsageError: argument ``--out``, naming ``--overwrite`` and another ``--out``.
+    """
+    from channelae import outdir
+
+    outdir.check_settings(outdir.inspect(out), outdir.config_record(config), config.digest())
+
+
+def _check_early(config: SimulationConfig, jammers: list[str], out: Path,
+                 overrides: dict[str, Any] | None = None) -> None:
+    """Checks that need no model: channel spec and options, budget vs. channel, metric names, the lpips
+    distance's weights, ``--out``."""
     from channelae.link import link_channel
     from channelae.metrics import METRICS
 
@@ -253,19 +272,13 @@ def _check_early(config: SimulationConfig, jammers: list[str], out: Path) -> Non
                          "--channel-option" if config.channel_extra else "--channel") from None
     for name in config.metrics:
         METRICS.get(name)
-    _check_out(out)
+    if config.distance == "lpips" and (overrides or {}).get("backbone") is None:
+        from channelae.metrics.lpips import lpips_unavailable_reason
 
-
-def _prepare_out(out: Path, digest: str) -> Path:
-    """``<out>/partial/`` for the chunks of the run identified by ``digest`` (a foreign one is discarded)."""
+        why = lpips_unavailable_reason(config.lpips_net, purpose="distance")
+        if why is not None:  # before a default model is trained
+            raise UsageError(why, "--distance")
     _check_out(out)
-    partial = out / "partial"
-    stamp = partial / "config.sha"
-    if partial.exists() and (not stamp.exists() or stamp.read_text().strip() != digest):
-        shutil.rmtree(partial)  # left by a run with other settings: not resumable
-    partial.mkdir(exist_ok=True)
-    stamp.write_text(digest)
-    return partial
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -279,6 +292,7 @@ class ModelSource:
     path: Path
     meta: dict[str, Any]
     dataset: str
+    explanation: str = ""
 
     def weights_sha256(self) -> str:
         """SHA-256 of the checkpoint's weights file (part of the resume key and of the manifest)."""
@@ -288,21 +302,30 @@ class ModelSource:
 
 
 def _resolve_model(config: SimulationConfig, checkpoint: str | os.PathLike[str] | None, model: str | None,
-                   dataset: str | None, *, device: str, progress: bool,
-                   data_dir: str | os.PathLike[str] | None) -> ModelSource:
-    """The checkpoint (the cached default model is trained on first use) and the data set to evaluate on."""
+                   dataset: str | None, *, device: str, progress: bool, data_dir: str | os.PathLike[str] | None,
+                   log: Callable[[str], None]) -> ModelSource:
+    """The checkpoint and the data set to evaluate on, with one line (to ``log``) saying which model and why.
+
+    ``model`` goes through :func:`channelae.zoo.resolve_model`: a family (its cached default-settings model,
+    trained on first use), a cached model's name or a checkpoint path; ``checkpoint`` is a checkpoint path.
+    """
     from channelae import zoo
     from channelae.checkpoint import read_metadata
     from channelae.data import dataset_info
 
     if checkpoint is None:
-        ckpt = zoo.ensure_model(model or zoo.DEFAULT_MODEL, dataset or zoo.DEFAULT_DATASET,
-                                progress=progress, device=device, data_dir=data_dir)
+        chosen = zoo.resolve_model(model, dataset, progress=progress, device=device, data_dir=data_dir, log=log)
+        ckpt, explanation = chosen.path, chosen.explanation
+        meta = read_metadata(ckpt)
     else:
         if model is not None:
             raise UsageError("give either --model or --checkpoint, not both", "--checkpoint")
-        ckpt = Path(checkpoint)
-    meta = read_metadata(ckpt)
+        ckpt = Path(checkpoint).expanduser()
+        meta = read_metadata(ckpt)
+        epochs = meta.get("settings", {}).get("epochs", meta.get("train", {}).get("epochs", "?"))
+        explanation = (f"using checkpoint {ckpt}: {meta.get('config', {}).get('family', '?')} on "
+                       f"{meta.get('dataset', '?')} ({epochs} epochs, seed {meta.get('seed', '?')})")
+        log(explanation)
     ds_name = dataset or meta.get("dataset", zoo.DEFAULT_DATASET)
     if ds_name != meta.get("dataset"):
         from channelae.models import ModelConfig
@@ -310,7 +333,7 @@ def _resolve_model(config: SimulationConfig, checkpoint: str | os.PathLike[str] 
         if tuple(ModelConfig.from_dict(meta["config"]).image_shape) != dataset_info(ds_name).image_shape:
             raise UsageError(f"the checkpoint was trained on {meta.get('dataset')!r}; images of {ds_name!r} "
                              "have another shape", "--dataset")
-    return ModelSource(path=ckpt, meta=meta, dataset=ds_name)
+    return ModelSource(path=ckpt, meta=meta, dataset=ds_name, explanation=explanation)
 
 
 @dataclass(frozen=True)
@@ -457,7 +480,9 @@ def _build_metrics(config: SimulationConfig, links: dict[str, Any], dev: torch.d
             extra, why_d = build_metrics(["lpips"], device=dev, lpips_net=config.lpips_net, **(overrides or {}))
             lp, why = extra.get("lpips"), why_d.get("lpips")
         if lp is None:
-            raise UsageError(f"the lpips distance needs LPIPS weights: {why}", "--distance")
+            from channelae.metrics.lpips import lpips_unavailable_reason
+
+            raise UsageError(lpips_unavailable_reason(config.lpips_net, purpose="distance") or why, "--distance")
         for link in links.values():
             for stage in getattr(link.channel, "stages", [link.channel]):
                 if hasattr(stage, "lpips_metric"):
@@ -509,8 +534,19 @@ def _per_image(metric: Any, x_hat: Tensor, ref: Tensor, lead: tuple[int, ...], d
     return vals.double().reshape(*lead, -1, draws).mean(-1).cpu()
 
 
+#: Progress-bar units of a chunk: a PGD jammer's search (about a hundred decoder passes with gradient), and each
+#: link's evaluation (one pass over S·E·B rows, or the reference's K·B, plus the per-image metrics). Measured
+#: on the default job (CPU): one evaluation costs about 6 % of a search, so the ETA follows the work.
+_PGD_UNITS = 100.0
+_EVAL_UNITS = 6.0
+#: What the progress bar says each link is doing.
+_LINK_WORDS = {"jammer": "jammed link", "noise": "noise control", "reference": "noise-only reference",
+               "link": "link"}
+
+
 def _run_chunks(config: SimulationConfig, plan: GridPlan, links: dict[str, Any], metrics: MetricSet, data: Any,
-                chunk: int, partial: Path, dev: torch.device, progress: bool) -> ChunkImages:
+                chunk: int, partial: Path, dev: torch.device, progress: bool,
+                done: list[int] | None = None) -> ChunkImages:
     """Run every chunk of images through every link and write ``partial/chunk_XXXXX.safetensors``.
 
     Every link of a chunk gets the same generator (:func:`_chunk_generator`: common random numbers); with
@@ -521,7 +557,11 @@ def _run_chunks(config: SimulationConfig, plan: GridPlan, links: dict[str, Any],
     ``jammer.conv_final`` float64 ``[S, E]`` (its convergence diagnostic, mean over the chunk's rows) and
     ``jammer.conv_rows``; and ``z`` ``[B, d]`` clean latents; chunk 0 also ``L.samples`` ``[S, E, k, C, H, W]``,
     ``inputs`` and ``clean`` ``[k, C, H, W]`` (k ≤ 8 images for plots, first draw).
-    A finished chunk is skipped, unless per-set metrics need its images again.
+    A finished chunk (``done``) is skipped, unless per-set metrics need its images again.
+
+    Progress: one bar for the whole run, advanced per link and chunk and, inside a PGD jammer's search, per
+    decoder pass (the jammer's ``progress`` callback); resumed chunks count as done from the start (no
+    burst that would make the ETA too short).
     """
     from safetensors.torch import save_file
 
@@ -534,32 +574,47 @@ def _run_chunks(config: SimulationConfig, plan: GridPlan, links: dict[str, Any],
     snr = plan.snr_db.to(dev)
     main = [k for k in links if k != "reference"]
     kept = ChunkImages(x_hat={k: [] for k in main} if metrics.per_set else {}, ref=[])
-    with make_progress(enabled=progress) as bar:
-        info = f"{S} SNR × {E} budgets × {N} images" + (f" × {D} draws" if D > 1 else "")
-        task = bar.add_task("simulate", total=n_chunks * len(links), info=info)
+    skip = set(done or []) if not metrics.per_set else set()
+    units = {name: _EVAL_UNITS + (_PGD_UNITS if _pgd_stage(link) is not None else 0.0) for name, link in links.items()}
+    per_chunk = sum(units.values())
+    with make_progress(enabled=progress, counts=False) as bar:
+        completed = len(skip) * per_chunk
+        task = bar.add_task("simulate", total=n_chunks * per_chunk, completed=completed, info="")
         for c in range(n_chunks):
             part = partial / f"chunk_{c:05d}.safetensors"
-            if part.exists() and not metrics.per_set:
-                bar.update(task, advance=len(links))
+            if c in skip and part.exists():
                 continue
             x = data.batch(torch.arange(c * chunk, min(N, (c + 1) * chunk))).to(dev)
             B = x.shape[0]
             xr = x.repeat_interleave(D, dim=0) if D > 1 else x  # [B·D, C, H, W], copies of an image adjacent
             tensors: dict[str, Tensor] = {}
+            where = f"chunk {c + 1}/{n_chunks}: " if n_chunks > 1 else ""
             for lname, link in links.items():
+                bar.update(task, completed=completed, info=where + _LINK_WORDS.get(lname, lname))
                 if lname == "reference":  # the noise-only curve on its own SNR grid: per-image metrics only
                     o = link(xr, plan.reference_snr_db.to(dev), generator=_chunk_generator(config.seed, c, dev))
                     ref = xr if config.reference == "input" else o.clean
                     for mname, metric in metrics.per_image.items():
                         tensors[f"reference.{mname}"] = _per_image(metric, o.x_hat, ref, tuple(o.x_hat.shape[:2]), D)
-                    bar.update(task, advance=1)
+                    completed += units[lname]
                     continue
-                o = link(xr, snr, generator=_chunk_generator(config.seed, c, dev))
+                stage = _pgd_stage(link)
+                if stage is not None:
+                    def step(k: int, total: int, base: float = completed, info: str = where,
+                             span: float = _PGD_UNITS) -> None:
+                        bar.update(task, completed=base + span * min(k, total) / max(total, 1),
+                                   info=f"{info}PGD jammer, search pass {min(k, total)}/{total}")
+
+                    stage.progress = step
+                try:
+                    o = link(xr, snr, generator=_chunk_generator(config.seed, c, dev))
+                finally:
+                    if stage is not None:
+                        stage.progress = None
                 ref = xr if config.reference == "input" else o.clean
                 for mname, metric in metrics.per_image.items():
                     tensors[f"{lname}.{mname}"] = _per_image(metric, o.x_hat, ref, (S, E), D)
                 tensors[f"{lname}.z_hat"] = o.z_hat[:, :, ::D].detach().float().cpu()  # [S, E, B, d]
-                stage = _pgd_stage(link)
                 diag = getattr(stage, "last_diagnostics", None) if stage is not None else None
                 if diag is not None:
                     for key in ("half", "final"):
@@ -575,7 +630,8 @@ def _run_chunks(config: SimulationConfig, plan: GridPlan, links: dict[str, Any],
                     tensors["inputs"] = x[:k].float().cpu()
                     tensors["clean"] = o.clean[::D][:k].float().cpu()
                 tensors["z"] = o.z[::D].float().cpu()
-                bar.update(task, advance=1)
+                completed += units[lname]
+                bar.update(task, completed=completed)
             if metrics.per_set:
                 kept.ref.append((xr.cpu() * 255).round().to(torch.uint8))
             with atomic_path(part) as tmp:
@@ -645,30 +701,80 @@ def simulate(
     progress: bool = True,
     command: str | None = None,
     metric_overrides: dict[str, Any] | None = None,
+    overwrite: bool = False,
+    log: Callable[[str], None] | None = None,
 ) -> Results:
-    """Run the simulation, write ``results.json`` / ``results.csv`` / side files to ``out``; return the results.
+    """Simulate a link over SNR × jammer budget and write the results folder ``out``; return the results.
 
-    :param checkpoint: trained model directory; default: the cached default model for ``model``/``dataset``
-        (trained on first use).
-    :param metric_overrides: extra keyword arguments for :func:`channelae.metrics.build_metrics` (tests
-        inject small LPIPS/FID backbones here).
-    :return: the :class:`channelae.results.Results` just written to ``<out>/results.json`` (as
-        :func:`channelae.results.load` would read it back).
+    Runs every image of the evaluation split through the requested channel (and, for a PGD jammer, its
+    equal-power noise control and the noise-only reference), then computes means and 95 % intervals, the
+    paired jammer − noise gap, AADDC, breaking budgets and equivalent-SNR losses (module docstring). Nothing
+    is printed except through ``log`` and the progress bar; ``channelae simulate`` renders the results.
 
-    Side files: ``per_image.safetensors`` (``{link}.{metric}`` float64 ``[S, E, N]``, averaged over the draws;
+    Args:
+        config: what to compute (:class:`SimulationConfig`: channel, budgets ε in ``eps_unit`` or JSR in dB, SNR
+            points in dB Es/N0 per complex symbol, images, metrics, seed, ...).
+        out: results folder. It may hold other files (never touched). A folder with channelae files of other
+            settings is refused (``UsageError``, see ``overwrite``); the same settings resume an interrupted run
+            from its finished chunks, or return the finished results stored there without recomputing
+            (:mod:`channelae.outdir`).
+        checkpoint: a trained checkpoint directory (instead of ``model``).
+        model: a model family (its cached default-settings model, trained on first use), a cached model's name
+            (``channelae models``) or a checkpoint path; default: :data:`channelae.zoo.DEFAULT_MODEL`. Which one
+            is used, and why, goes to ``log`` and into the manifest (``model_choice``).
+        dataset: evaluation data set; default: the checkpoint's (for a family: also the one it is trained on).
+        data_dir: directory searched first for data sets.
+        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N`` (no silent fallback).
+        progress: show a progress bar (stderr) and, when ``log`` is ``None``, log to stderr.
+        command: the command line recorded in the manifest (default: ``sys.argv``).
+        metric_overrides: extra keyword arguments for :func:`channelae.metrics.build_metrics` (tests inject small
+            LPIPS/FID backbones here).
+        overwrite: replace the channelae files in ``out`` (results, side files, plots, an unfinished run; never
+            other files) and compute afresh, whatever settings they had.
+        log: where one-line messages go (which model, resuming, reusing, skipped metrics); default: stderr when
+            ``progress``, else nowhere.
+
+    Returns:
+        The :class:`channelae.results.Results` in ``<out>/results.json`` (as :func:`channelae.results.load` reads
+        it back): just computed, or the stored results of the same settings.
+
+    Raises:
+        UsageError: a bad configuration, model or data set (the argument named, e.g. ``--eps``), the lpips
+            distance without its weights (``--distance``), or ``out`` holding channelae files of other settings
+            (``--out``: pass ``overwrite=True`` or another folder). All are checked before a default model is
+            trained, except a model-dependent mismatch (other weights in ``out``).
+
+    Files written to ``out``: ``results.json`` / ``results.csv`` (format: :mod:`channelae.results`),
+    ``per_image.safetensors`` (``{link}.{metric}`` float64 ``[S, E, N]``, averaged over the draws;
     ``reference.{metric}`` ``[K, 1, N]`` on the reference SNR grid) and ``samples.safetensors``:
     ``inputs``/``clean`` ``[k, C, H, W]`` and ``{link}.samples`` ``[S, E, k, C, H, W]`` for the first k ≤ 8
     images, ``z`` ``[N, d]`` clean latents and ``{link}.z_hat_highlight`` ``[N, d]`` received latents at the
     highest SNR and the highlighted budget, ``labels`` int64 ``[N]`` class labels (when the data set has them).
+    Plots are drawn separately (:func:`channelae.plots.render_plots`).
+
+    Example:
+        >>> import channelae  # doctest: +SKIP
+        >>> cfg = channelae.SimulationConfig(channel="awgn+pgd-jammer", eps=(0.0, 0.25, 0.5),
+        ...                                  snr_db=(20.0, 10.0), n_images=32, metrics=("ssim", "mse"))
+        >>> res = channelae.simulate(cfg, "results/awgn-pgd")  # trains the default model on first use
+        >>> res.curve("jammer", "ssim").mean  # [S][E]: mean SSIM per SNR and budget
+        >>> res.paired_gap["ssim"].mean  # PGD − equal-power noise, per image, averaged
     """
+    from channelae import outdir
     from channelae.data import dataset_info, load_dataset
 
     config.validate()
     dev = check_device(device)
     outp = Path(out)
-    _check_early(config, jammer_stages(config.channel), outp)  # before the default model may be trained
+    say = log if log is not None else _stderr_log if progress else _no_log
+    _check_early(config, jammer_stages(config.channel), outp, metric_overrides)
+    folder = outdir.inspect(outp)
+    record, digest = outdir.config_record(config), config.digest()
+    if not overwrite:
+        outdir.check_settings(folder, record, digest)  # before the default model may be trained
 
-    src = _resolve_model(config, checkpoint, model, dataset, device=device, progress=progress, data_dir=data_dir)
+    src = _resolve_model(config, checkpoint, model, dataset, device=device, progress=progress, data_dir=data_dir,
+                         log=say)
     plan = plan_grid(config, src.meta, src.dataset)
     links = _build_links(config, plan, src.path, dev)  # loads the weights: a broken checkpoint stops here
     metrics = _build_metrics(config, links, dev, metric_overrides)
@@ -680,11 +786,30 @@ def simulate(
     K = 0 if plan.reference_snr_db is None else plan.reference_snr_db.numel()
     per_image_rows = max(S * E * (config.eot or 1), K)
     chunk = max(1, min(len(data), config.max_rows // max(1, per_image_rows * config.draws)))
-    # resumable only with the same config, model weights, data set and device type (all change numbers)
-    run_key = hashlib.sha256(json.dumps([config.digest(), weights_sha, src.dataset, dev.type]).encode())
-    partial = _prepare_out(outp, run_key.hexdigest()[:16])
-    kept = _run_chunks(config, plan, links, metrics, data, chunk, partial, dev, progress)
-    gathered = _gather(partial, math.ceil(len(data) / chunk), list(links), metrics, kept, S, E)
+    n_chunks = math.ceil(len(data) / chunk)
+    key = outdir.RunKey(config=record, config_hash=digest, weights_sha256=weights_sha, dataset=src.dataset,
+                        device=dev.type, metrics=tuple(metrics.specs), chunk=chunk, n_chunks=n_chunks)
+    if overwrite:
+        removed = outdir.clear(folder)
+        if removed:
+            kept = f"; kept {len(folder.others)} other file(s)" if folder.others else ""
+            say(f"overwrite: removed the earlier channelae files from {outp} ({outdir.describe_removed(removed)}){kept}")
+    else:
+        outdir.check_model(folder, key)
+        stored = outdir.reusable(folder, key, say)
+        if stored is not None:
+            return stored
+        outdir.clear(folder, keep_partial=True)  # recomputing: no file of an earlier run stays beside the new ones
+    for name, why in metrics.skipped.items():
+        say(f"skipping {name}: {why}")
+    partial, done = outdir.prepare_partial(folder, key, say)
+    say(f"simulating {config.channel}: {S} SNR point{'s' if S > 1 else ''} × {E} budget{'s' if E > 1 else ''} × "
+        f"{len(data)} images"
+        + (f" × {config.draws} draws" if config.draws > 1 else "")
+        + f", links: {', '.join(_LINK_WORDS.get(k, k) for k in links)}"
+        + (f", {n_chunks} chunks of {chunk} images" if n_chunks > 1 else ""))
+    kept = _run_chunks(config, plan, links, metrics, data, chunk, partial, dev, progress, done)
+    gathered = _gather(partial, n_chunks, list(links), metrics, kept, S, E)
 
     main_links = [k for k in links if k != "reference"]
     stats = _statistics(plan=plan, links=main_links, specs=metrics.specs, per_image=gathered.per_image,
@@ -695,6 +820,16 @@ def simulate(
     _write(outp, results, gathered, plan, main_links, labels=getattr(data, "labels", None))
     shutil.rmtree(partial, ignore_errors=True)
     return results
+
+
+def _stderr_log(message: str) -> None:
+    from channelae.progress import log_line
+
+    log_line(message)
+
+
+def _no_log(message: str) -> None:
+    pass
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -853,6 +988,7 @@ def _manifest(config: SimulationConfig, src: ModelSource, weights_sha: str, comm
         checkpoint_sha256=weights_sha,
         model=src.meta.get("config", {}),
         created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        extra={"model_choice": src.explanation} if src.explanation else {},
     )
 
 

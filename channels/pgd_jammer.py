@@ -29,6 +29,7 @@ without it reached ~97.5 % of the damage a long search finds, with it ~100 %). T
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 
@@ -37,6 +38,7 @@ from torch import Tensor
 
 from channelae._validation import check_int_range, check_one_of
 from channelae.attacks import (
+    APGD_EXPLORE_STEPS,
     DISTANCES,
     MODES,
     NORMS,
@@ -112,6 +114,20 @@ class _ControlVariate:
         return out
 
 
+def _search_passes(mode: str, steps: int, restarts: int, starts: int, reevaluate: bool) -> int:
+    """Objective evaluations of one :func:`channelae.attacks.attack` call (the count in its module docstring):
+    ``K + 1`` per restart (``apgd`` with ``S > 1`` starts: ``S·(k + 1) + K − k + 1``, ``k = min(⌊0.22K⌋, 4)``),
+    plus 2 when the values are re-evaluated (bf16 search or ``reevaluate``); ``faithful`` runs one restart."""
+    if mode == "faithful":
+        restarts = 1
+    if mode == "apgd" and starts > 1 and steps > 1:
+        k = max(min(int(0.22 * steps), APGD_EXPLORE_STEPS), 1)
+        per_restart = starts * (k + 1) + steps - k + 1
+    else:
+        per_restart = steps + 1
+    return restarts * per_restart + (2 if reevaluate else 0)
+
+
 def _random_tail(tail: Tail, state: ChannelState, generator: torch.Generator | None) -> bool:
     """Whether the rest of the link is random: two unperturbed passes (``[..., 1, B]`` rows, no gradient,
     draws from ``generator``) that differ anywhere."""
@@ -174,6 +190,10 @@ class PGDJammer(Channel):
     the control variate's correction), i.e. unbiased estimates; otherwise (``strong``, ``faithful`` or
     ``control_variate=False`` through a random link) they are the best of the search's own noisy values,
     optimistic next to the link's evaluation on fresh draws.
+
+    ``progress``: ``None`` (default) or a callable ``progress(done, total)`` that the search calls after each
+    decoder pass (``done`` of ``total`` passes of this call; ``simulate`` draws its progress bar with it). The
+    jammer itself never prints.
     """
 
     needs_decoder = True
@@ -231,6 +251,7 @@ class PGDJammer(Channel):
         self.attack_precision = check_one_of(attack_precision, PRECISIONS, "--attack-precision")
         self.res, self.subcarriers = check_res_options(res, subcarriers)
         self.lpips_metric = None  # set by the link builder when distance == "lpips"
+        self.progress: Callable[[int, int], None] | None = None  # progress(done, total) per search pass
 
     def apply(self, state: ChannelState, snr_db: float | Tensor | None = None, *, tail: Tail | None = None,
               generator: torch.Generator | None = None) -> ChannelState:
@@ -287,8 +308,15 @@ class PGDJammer(Channel):
 
         cv = _ControlVariate() if use_cv else None
 
+        passes, done = 0, 0  # decoder passes of the search (set below), for the progress callback
+
         def objective(delta: Tensor) -> Tensor:
-            return raw(delta) if cv is None else cv(raw, delta)
+            nonlocal done
+            value = raw(delta) if cv is None else cv(raw, delta)
+            if self.progress is not None:
+                done += 1
+                self.progress(min(done, passes), passes)
+            return value
 
         # α is in the budget's unit: latent units → symbol units through the gain; link units are symbols
         latent = self.budget_kind == "eps" and self.eps_unit == "latent"
@@ -312,6 +340,9 @@ class PGDJammer(Channel):
 
                 max_rows = rows_per_pass(resolve_precision(self.attack_precision, y.device), y.device)
             chunk = (len(lead), max(1, max_rows // rows))  # whole budgets per decoder pass
+            reevaluate = use_cv or resolve_precision(self.attack_precision, y.device) != "fp32"
+            passes = (_search_passes(self.mode, self.steps, self.restarts, self.starts, reevaluate)
+                      * math.ceil(active.numel() / chunk[1]))
             res = attack(objective, sub, rsub, mode=self.mode, steps=self.steps, restarts=self.restarts,
                          starts=self.starts, norm=self.norm, alpha=alpha, precision=self.attack_precision,
                          generator=start_gen, dtype=y.real.dtype, device=y.device, chunk=chunk,

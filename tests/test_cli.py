@@ -169,6 +169,7 @@ CASES = [
     ("default-model-distance-unknown", [*DEFAULT, "--distance", "cosine"], "--distance"),
     ("default-model-limit-no-equals", [*DEFAULT, "--limit", "ssim"], "--limit"),
     ("default-model-target-missing-file", [*DEFAULT, "--target", "{missing}.png"], "--target"),
+    ("default-model-distance-lpips-no-weights", [*DEFAULT, "--distance", "lpips"], "--distance"),
     # train
     ("train-epochs-negative", [*TRAIN, "--epochs", "-1"], "--epochs"),
     ("train-model-unknown", [*TRAIN, "--model", "foo"], "--model"),
@@ -463,3 +464,74 @@ print(json.dumps({"codes": codes, "torch": "torch" in sys.modules}))
         else:
             assert rc == 2 and err.startswith("error: ") and err.count("\n") == 1, (argv, rc, err)
     assert not out["torch"], "a usage error or help imported torch"
+
+
+# ------------------------------------------------------------------------------ the results folder (--out)
+
+TINY = ["simulate", "--channel", "pgd-jammer", "--eps", "0,0.5", "--steps", "2", "--snr-db", "inf",
+        "--metrics", "mse", "--device", "cpu", "--quiet"]
+
+
+def test_lpips_distance_without_weights_names_the_weights_not_the_metrics(trained_checkpoint: Path,
+                                                                          tmp_path: Path) -> None:
+    from channelae.metrics.lpips import lpips_unavailable_reason
+
+    why = lpips_unavailable_reason("alex", purpose="distance")
+    assert why is not None  # the test machine has no LPIPS weights (conftest isolates TORCH_HOME)
+    code, _, stderr = run_cli([*TINY, "--n-images", "4", "--no-plots", "--distance", "lpips",
+                               "--checkpoint", trained_checkpoint, "--out", tmp_path])
+    assert code == 2
+    assert stderr == f"error: --distance: {why}\n"
+    assert "--metrics" not in stderr and "the lpips attack distance needs" in stderr
+
+
+def test_other_settings_in_out_are_refused_and_overwrite_leaves_no_stale_file(trained_checkpoint: Path,
+                                                                               tmp_path: Path) -> None:
+    out = tmp_path / "res"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    code, _, err = run_cli([*TINY, "--n-images", "4", "--plot-format", "png,svg", "--checkpoint", trained_checkpoint,
+                            "--out", out])
+    assert code == 0, err
+    first = json.loads((out / "results.json").read_text())
+    assert (out / "dd_curves.svg").exists() and (out / "images.png").exists()
+
+    # other settings: one line, exit 2, nothing touched
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    code, stdout, stderr = run_cli([*TINY, "--n-images", "3", "--no-plots", "--checkpoint", trained_checkpoint,
+                                    "--out", out])
+    assert code == 2 and stdout == ""
+    expected = (f"error: --out: {out} holds the results of other settings (differs in: n_images); add --overwrite "
+                "to replace its channelae files, or choose another --out")
+    assert [ln for ln in stderr.splitlines() if ln.strip()] == [expected]
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
+
+    # --overwrite: every file of the earlier run goes (plots of any format, csv, side files), the user's stays
+    code, _, err = run_cli([*TINY, "--n-images", "3", "--no-plots", "--overwrite", "--checkpoint", trained_checkpoint,
+                            "--out", out])
+    assert code == 0, err
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt", "per_image.safetensors", "results.csv",
+                                                     "results.json", "samples.safetensors"]
+    assert (out / "notes.txt").read_text() == "mine"
+    second = json.loads((out / "results.json").read_text())
+    assert second["n_images"] == 3 and first["n_images"] == 4
+    assert (out / "results.csv").read_text().count("\n") > 1
+
+
+def test_channelae_files_of_unknown_settings_are_refused(trained_checkpoint: Path, tmp_path: Path) -> None:
+    """Plots or a csv without results.json (an earlier run's leftovers): refused, not silently mixed in; other
+    files alone never stop a run."""
+    (tmp_path / "heatmap.png").write_bytes(b"old")
+    (tmp_path / "draft.md").write_text("mine")
+    args = [*TINY, "--n-images", "2", "--no-plots", "--checkpoint", trained_checkpoint, "--out", tmp_path]
+    code, _, stderr = run_cli(args)
+    assert code == 2 and stderr.count("\n") == 1
+    assert "whose settings are unknown (heatmap.png, no results.json)" in stderr and "--overwrite" in stderr
+    code, _, err = run_cli([*args, "--overwrite"])
+    assert code == 0, err
+    assert not (tmp_path / "heatmap.png").exists() and (tmp_path / "draft.md").read_text() == "mine"
+    only_mine = tmp_path / "mine"
+    only_mine.mkdir()
+    (only_mine / "draft.md").write_text("mine")
+    code, _, err = run_cli([*args[:-1], only_mine])
+    assert code == 0, err

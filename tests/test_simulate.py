@@ -20,9 +20,9 @@ import torch
 from _cli import run_cli
 
 FAST = ["--n-images", "8", "--metrics", "ssim,mse", "--no-plots", "--quiet", "--device", "cpu"]
-#: The issue's command, smaller: awgn + PGD jammer over SNR 0, 10, 20 dB and ε 0, 0.25, …, 1.
+#: The issue's command, smaller: awgn + PGD jammer over SNR 0, 10, 20 dB and ε 0, 0.25, …, 1 (with the full tables).
 MAIN = ["simulate", "--channel", "awgn+pgd-jammer", "--snr-db", "0:20:10", "--eps", "0:1:0.25",
-        "--limit", "ssim=0.12", "--limit", "mse=0.053", *FAST]
+        "--limit", "ssim=0.12", "--limit", "mse=0.053", *FAST, "--tables"]
 
 
 @contextlib.contextmanager
@@ -73,7 +73,8 @@ def main_run(trained_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory)
         mp.setattr(socket.socket, "connect", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("network")))
         code, stdout, stderr = run_cli([*MAIN, "--checkpoint", trained_checkpoint, "--out", out])
     assert code == 0, stderr
-    return {"out": out, "stdout": stdout, "results": load_json(out)}
+    return {"out": out, "stdout": stdout, "results": load_json(out), "argv": [*MAIN, "--checkpoint",
+                                                                              trained_checkpoint, "--out", out]}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -257,11 +258,12 @@ SMALL = ["simulate", "--channel", "awgn+pgd-jammer", "--snr-db", "10", "--eps", 
 
 def test_same_seed_identical_other_seed_different(trained_checkpoint: Path, tmp_path: Path) -> None:
     outs = {}
-    for name, out, seed in (("a", "a", 0), ("b", "a", 0), ("c", "c", 1)):  # a and b: the very same command
+    for name, out, seed in (("a", "a", 0), ("b", "b", 0), ("c", "c", 1)):  # a and b: the very same settings
         code, _, err = run_cli([*SMALL, "--seed", seed, "--checkpoint", trained_checkpoint,
                                 "--out", tmp_path / out])
         assert code == 0, err
         outs[name] = without_created(load_json(tmp_path / out))
+        del outs[name]["manifest"]["command"]  # it names the folder
     assert outs["a"] == outs["b"]
     assert outs["a"]["curves"] != outs["c"]["curves"]
     assert outs["a"]["manifest"]["seed"] == 0 and outs["c"]["manifest"]["seed"] == 1
@@ -277,7 +279,7 @@ def test_link_without_jammer(trained_checkpoint: Path, tmp_path: Path) -> None:
     mse = res["curves"]["link"]["mse"]["mean"]  # [inf, 0 dB] sorted as given: 0 dB first
     snr = [num(s) for s in res["snr_db"]]
     assert mse[snr.index(0.0)][0] > mse[snr.index(math.inf)][0]
-    assert "noiseless" in stdout and "SNR 0 dB" in stdout
+    assert "noiseless" in stdout and "0 dB" in stdout and "95 % interval" in stdout
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -324,26 +326,27 @@ def chunk_spy(monkeypatch: pytest.MonkeyPatch):
     return spy
 
 
-def _sim(cfg, out: Path, ckpt: Path) -> dict:
+def _sim(cfg, out: Path, ckpt: Path, log: list[str] | None = None, **kw) -> dict:
     from channelae.simulate import simulate
 
-    res = simulate(cfg, out, checkpoint=ckpt, device="cpu", progress=False, command="test")
+    res = simulate(cfg, out, checkpoint=ckpt, device="cpu", progress=False, command="test",
+                   log=None if log is None else log.append, **kw)
     assert res.to_json() == (out / "results.json").read_text(encoding="utf-8")  # returns what it wrote
     return without_created(load_json(out))
 
 
-def _interrupt(cfg, out: Path, ckpt: Path, spy) -> None:
+def _interrupt(cfg, out: Path, ckpt: Path, spy, **kw) -> None:
     from channelae.simulate import simulate
 
     spy.reset(stop_after=1)
     with pytest.raises(Interrupted):
-        simulate(cfg, out, checkpoint=ckpt, device="cpu", progress=False, command="test")
+        simulate(cfg, out, checkpoint=ckpt, device="cpu", progress=False, command="test", **kw)
     assert sorted(p.name for p in (out / "partial").glob("chunk_*")) == ["chunk_00000.safetensors"]
     assert not (out / "results.json").exists()
     spy.reset()
 
 
-def test_resume_gives_identical_results(trained_checkpoint: Path, tmp_path: Path, chunk_spy) -> None:
+def test_resume_gives_identical_results_and_says_so(trained_checkpoint: Path, tmp_path: Path, chunk_spy) -> None:
     from safetensors.torch import load_file
 
     cfg = _resume_config()
@@ -351,8 +354,10 @@ def test_resume_gives_identical_results(trained_checkpoint: Path, tmp_path: Path
     assert len(chunk_spy.writes) == 3, "max_rows must split the run into chunks"
 
     _interrupt(cfg, tmp_path / "resumed", trained_checkpoint, chunk_spy)
-    resumed = _sim(cfg, tmp_path / "resumed", trained_checkpoint)
+    log: list[str] = []
+    resumed = _sim(cfg, tmp_path / "resumed", trained_checkpoint, log)
     assert len(chunk_spy.writes) == 2, "the finished chunk must be reused"
+    assert any(line.startswith("resuming: 1 of 3 chunks done") for line in log), log
     assert resumed == full
     assert not (tmp_path / "resumed" / "partial").exists()
     a = load_file(str(tmp_path / "full" / "per_image.safetensors"))
@@ -360,27 +365,84 @@ def test_resume_gives_identical_results(trained_checkpoint: Path, tmp_path: Path
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_partial_from_other_config_or_model_is_discarded(trained_checkpoint: Path, tmp_path: Path,
-                                                         chunk_spy) -> None:
-    from safetensors.torch import load_file, save_file
+def test_finished_results_of_the_same_settings_are_reused_not_recomputed(trained_checkpoint: Path, tmp_path: Path,
+                                                                         chunk_spy) -> None:
+    cfg = _resume_config()
+    first = _sim(cfg, tmp_path, trained_checkpoint)
+    chunk_spy.reset()
+    text = (tmp_path / "results.json").read_text()
+    log: list[str] = []
+    assert _sim(cfg, tmp_path, trained_checkpoint, log) == first
+    assert chunk_spy.writes == [] and (tmp_path / "results.json").read_text() == text  # nothing recomputed
+    assert any("already holds the results of these settings" in line and "--overwrite recomputes" in line
+               for line in log), log
+    again = _sim(cfg, tmp_path, trained_checkpoint, overwrite=True)  # --overwrite recomputes, same numbers
+    assert len(chunk_spy.writes) == 3 and again == first
+
+
+def test_other_settings_in_the_folder_are_refused_before_any_work(trained_checkpoint: Path, tmp_path: Path,
+                                                                  chunk_spy, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Finished results or an unfinished run of another configuration: one UsageError naming the differing
+    fields, --overwrite and --out, raised before a model is even looked up; overwrite=True replaces them."""
+    import channelae.simulate
+    from channelae.errors import UsageError
 
     cfg = _resume_config()
     reference = _sim(cfg, tmp_path / "ref", trained_checkpoint)
 
-    # a partial run with another seed
     _interrupt(_resume_config(seed=1), tmp_path / "other_seed", trained_checkpoint, chunk_spy)
-    assert _sim(cfg, tmp_path / "other_seed", trained_checkpoint) == reference
-    assert len(chunk_spy.writes) == 3, "a foreign partial chunk must be recomputed"
+    _sim(_resume_config(), tmp_path / "finished", trained_checkpoint)
 
-    # a partial run with other weights (same config)
-    other = tmp_path / "other_ckpt"
+    def no_model(*a, **k):
+        raise AssertionError("refused only after resolving the model")
+
+    with monkeypatch.context() as mp:
+        mp.setattr(channelae.simulate, "_resolve_model", no_model)
+        with pytest.raises(UsageError, match=r"unfinished run of other settings \(differs in: seed\)") as exc:
+            _sim(cfg, tmp_path / "other_seed", trained_checkpoint)
+        assert exc.value.argument == "--out" and "--overwrite" in str(exc.value) and "\n" not in str(exc.value)
+        with pytest.raises(UsageError, match=r"results of other settings \(differs in: eps, n_images\)"):
+            _sim(replace_config(cfg, n_images=4, eps=(0.0, 0.25)), tmp_path / "finished", trained_checkpoint)
+    chunk_spy.reset()
+    assert _sim(cfg, tmp_path / "other_seed", trained_checkpoint, overwrite=True) == reference
+    assert len(chunk_spy.writes) == 3, "the foreign partial chunk must be recomputed"
+
+
+def test_partial_of_other_weights_is_refused_and_other_device_type_starts_over(trained_checkpoint: Path,
+                                                                               tmp_path: Path, chunk_spy) -> None:
+    import json as json_
+
+    from safetensors.torch import load_file, save_file
+
+    from channelae.errors import UsageError
+
+    cfg = _resume_config()
+    reference = _sim(cfg, tmp_path / "ref", trained_checkpoint)
+    other = tmp_path / "other_ckpt"  # the same config with other weights
     shutil.copytree(trained_checkpoint, other)
     w = load_file(str(other / "model.safetensors"))
-    w = {k: (v + 0.05 if v.is_floating_point() else v) for k, v in w.items()}
-    save_file(w, str(other / "model.safetensors"))
+    save_file({k: (v + 0.05 if v.is_floating_point() else v) for k, v in w.items()}, str(other / "model.safetensors"))
     _interrupt(cfg, tmp_path / "other_model", other, chunk_spy)
-    assert _sim(cfg, tmp_path / "other_model", trained_checkpoint) == reference
+    with pytest.raises(UsageError, match="unfinished run of these settings for another model"):
+        _sim(cfg, tmp_path / "other_model", trained_checkpoint)
+    assert _sim(cfg, tmp_path / "other_model", trained_checkpoint, overwrite=True) == reference
     assert len(chunk_spy.writes) == 3
+
+    # chunks computed on another device type change numbers: started over, and said so
+    _interrupt(cfg, tmp_path / "device", trained_checkpoint, chunk_spy)
+    stamp = tmp_path / "device" / "partial" / "run.json"
+    doc = json_.loads(stamp.read_text())
+    stamp.write_text(json_.dumps({**doc, "device": "cuda"}))
+    log: list[str] = []
+    assert _sim(cfg, tmp_path / "device", trained_checkpoint, log) == reference
+    assert len(chunk_spy.writes) == 3
+    assert any("starting over" in line and "computed on cuda" in line for line in log), log
+
+
+def replace_config(cfg, **kw):
+    import dataclasses
+
+    return dataclasses.replace(cfg, **kw)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -445,7 +507,8 @@ def test_paired_gap_has_a_t_interval_at_every_snr_and_budget(main_run: dict) -> 
                 assert (gap["lo"][si][ei], gap["hi"][si][ei]) == (pytest.approx(lo, rel=1e-6, abs=1e-12),
                                                                   pytest.approx(hi, rel=1e-6, abs=1e-12))
     text = main_run["stdout"]
-    assert "Δssim PGD−noise" in text and "Δmse PGD−noise" in text and "±" in text
+    assert "ssim↑ — awgn+pgd-jammer" in text and "mse↓ — awgn+pgd-jammer" in text and "PGD − noise" in text
+    assert "±" in text
     rows = list(csv.DictReader((main_run["out"] / "results.csv").read_text().splitlines()))
     assert sum(r["link"] == "jammer-noise" for r in rows) == 2 * S * E
 
@@ -562,16 +625,18 @@ def test_jsr_grid_is_float64_and_plots_use_jsr_as_x_axis(trained_checkpoint: Pat
     from channelae.plots import dd_curves
 
     code, stdout, err = run_cli(["simulate", "--channel", "noise-jammer", "--jsr-db", "-10,0", "--snr-db", "inf",
-                                 *FAST, "--checkpoint", trained_checkpoint, "--out", tmp_path])
+                                 *FAST, "--tables", "--checkpoint", trained_checkpoint, "--out", tmp_path])
     assert code == 0, err
     from channelae.results import load
 
     res = load(tmp_path)
     assert res.budget.jsr_db == [-math.inf, -10.0, 0.0] and res.budget.axis == "jsr_db"
     assert res.budget.eps == pytest.approx([0.0, math.sqrt(0.5), math.sqrt(5.0)])  # link units: √(n·10^(J/10))
-    rows = [line.split("│") for line in stdout.splitlines() if "│" in line]
-    assert any(cells[3].strip() == "-10" for cells in rows if len(cells) > 4)
-    assert any(cells[3].strip() == "0" for cells in rows if len(cells) > 4)
+    rows = [line.split("│") for line in stdout.splitlines() if "│" in line]  # SNR, ε, ε/‖s‖, JSR dB, ...
+    assert any(cells[4].strip() == "-10" for cells in rows if len(cells) > 5)
+    assert any(cells[4].strip() == "0" for cells in rows if len(cells) > 5)
+    # the random jammer is labelled as what it is, never "PGD", and said not to be the receiver's AWGN
+    assert "PGD" not in stdout and "noise jammer" in stdout and "not the receiver's AWGN" in stdout
     fig = dd_curves.build(res)
     bottom = fig.axes[-1] if fig.axes[-1].get_xlabel() else fig.axes[0]
     assert "JSR (dB)" in {ax.get_xlabel() for ax in fig.axes} and bottom is not None
@@ -581,7 +646,8 @@ def test_jsr_grid_is_float64_and_plots_use_jsr_as_x_axis(trained_checkpoint: Pat
 
 def test_latent_units_on_request(trained_checkpoint: Path, tmp_path: Path) -> None:
     code, stdout, err = run_cli(["simulate", "--channel", "noise-jammer", "--eps", "0,1", "--eps-unit", "latent",
-                                 "--snr-db", "inf", *FAST, "--checkpoint", trained_checkpoint, "--out", tmp_path])
+                                 "--snr-db", "inf", *FAST, "--tables", "--checkpoint", trained_checkpoint,
+                                 "--out", tmp_path])
     assert code == 0, err
     b = load_json(tmp_path)["budget"]
     g, n = b["gain"], b["num_symbols"]
@@ -648,3 +714,160 @@ def test_equivalent_snr_table_says_why_a_value_is_outside_the_curve() -> None:
     cells = [c.strip() for c in row("0.5").split("│") if c.strip()]
     assert cells[2] == "30" and cells[3] == "n/a"
     assert "beyond the curve" in text and "censored" in text
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The console: the one-screen summary first, the full tables on request (issue #12)
+
+
+def _screen_lines(print_fn, width: int = 100) -> list[str]:
+    from rich.console import Console
+
+    console = Console(record=True, width=width)
+    print_fn(console)
+    return console.export_text().splitlines()
+
+
+def _tiled(res, k: int):
+    """``res`` with its SNR grid repeated ``k`` times (every [S]-leading field tiled): a long SNR grid."""
+    import dataclasses
+
+    from channelae.results import BreakingBudget, Convergence, Curve
+
+    def tile(rows):
+        return [row for _ in range(k) for row in rows]
+
+    def curve(c: Curve) -> Curve:
+        return Curve(mean=tile(c.mean), lo=tile(c.lo), hi=tile(c.hi))
+
+    snr = [float(10 * i) for i in range(k * len(res.snr_db))]
+    return dataclasses.replace(
+        res, snr_db=snr,
+        curves={ln: {m: curve(c) for m, c in by.items()} for ln, by in res.curves.items()},
+        aaddc={ln: {m: tile(v) for m, v in by.items()} for ln, by in res.aaddc.items()},
+        breaking_budget={ln: {m: BreakingBudget(eps=tile(b.eps), jsr_db=tile(b.jsr_db)) for m, b in by.items()}
+                         for ln, by in res.breaking_budget.items()},
+        equivalent_snr_loss_db={ln: {m: tile(v) for m, v in by.items()} for ln, by in res.equivalent_snr_loss_db.items()},
+        equivalent_snr_db={ln: {m: tile(v) for m, v in by.items()} for ln, by in res.equivalent_snr_db.items()},
+        equivalent_snr_status={ln: {m: tile(v) for m, v in by.items()} for ln, by in res.equivalent_snr_status.items()},
+        paired_gap={m: curve(c) for m, c in res.paired_gap.items()},
+        convergence=dataclasses.replace(res.convergence, distance_half=tile(res.convergence.distance_half),
+                                        distance_final=tile(res.convergence.distance_final))
+        if isinstance(res.convergence, Convergence) else None)
+
+
+def test_summary_fits_one_screen_of_100_columns(main_run: dict) -> None:
+    from test_results import sample_results
+
+    from channelae.report import print_outputs, print_summary
+    from channelae.results import load
+
+    plots = [main_run["out"] / f"{n}.png" for n in ("dd_curves", "heatmap", "images", "latent_bars")]
+    for res in (load(main_run["out"]), sample_results(), _tiled(sample_results(), 12)):
+        lines = _screen_lines(lambda c, r=res: (print_summary(r, c), print_outputs(main_run["out"], r, plots, c)))
+        assert len(lines) <= 25, "\n".join(lines)
+        assert max(len(line.rstrip()) for line in lines) <= 100
+        text = "\n".join(lines)
+        assert "no jammer" in text and "PGD − noise" in text and "break ε" in text and "SNR loss dB" in text
+        assert "results:" in text and "plots: dd_curves.png" in text and "--tables" in text
+    assert "(19 more SNR points in the full tables)" in text  # 24 SNR points: 5 rows shown
+
+
+def test_summary_gives_the_verdict_at_the_highlighted_budget(main_run: dict) -> None:
+    """Every number of the summary row is the stored one at ε = highlight (ε unit and JSR said)."""
+    from channelae.report import print_summary
+    from channelae.results import load
+
+    res = load(main_run["out"])
+    text = "\n".join(_screen_lines(lambda c: print_summary(res, c)))
+    hi, b = res.budget.highlight_index, res.budget
+    assert f"ε = {b.eps[hi]:.4g} (L2 norm per example of the symbol perturbation, Es = 1)" in text
+    assert f"JSR {b.jsr_db[hi]:.1f} dB" in text and "vs the input x" in text
+    assert "equal-power control" in text and "not the receiver's AWGN" in text
+    row = next(line for line in text.splitlines() if line.startswith("20 dB"))
+    cells = row.split()
+    si = [num(s) for s in res.snr_db].index(20.0)
+    c, n = res.curve("jammer", "ssim"), res.curve("noise", "ssim")
+    assert [float(v) for v in cells[2:5]] == pytest.approx([c.mean[si][0], c.mean[si][hi], n.mean[si][hi]],
+                                                           abs=6e-4)
+    g = res.gap_of("ssim")
+    mean, half = cells[5].split("±")
+    assert float(mean) == pytest.approx(g.mean[si][hi], abs=1e-3)
+    assert float(half) == pytest.approx((g.hi[si][hi] - g.lo[si][hi]) / 2, rel=0.05)
+    loss, status = res.equivalent_snr_loss_db, res.equivalent_snr_status
+    for cell, link in ((cells[-3], "jammer"), (cells[-1], "noise")):
+        if status[link]["ssim"][si][hi] == "ok":
+            assert float(cell) == pytest.approx(loss[link]["ssim"][si][hi], abs=0.051)
+        else:
+            assert cell.startswith((">", "≤", "n/a")), cell
+    assert cells[-2] == "/"
+    assert text.count("verdict at ε = 1:") == 1
+
+
+def test_default_output_is_the_summary_and_where_things_went(main_run: dict) -> None:
+    """Without --tables: the summary and the outputs, no full tables (the same command again reuses the
+    finished results: nothing is recomputed)."""
+    argv = [a for a in main_run["argv"] if a != "--tables"]
+    stamp = (main_run["out"] / "results.json").stat().st_mtime_ns
+    code, stdout, stderr = run_cli(argv)
+    assert code == 0, stderr
+    assert (main_run["out"] / "results.json").stat().st_mtime_ns == stamp
+    assert "verdict at ε = 1" in stdout and "results:" in stdout and "--tables, or `channelae report" in stdout
+    assert "AADDC" not in stdout and "ε/‖s‖" not in stdout and "equivalent SNR (ssim)" not in stdout
+    assert len(stdout.splitlines()) <= 25
+
+
+def test_simulate_model_goes_through_resolve_model(trained_checkpoint: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """--model FAMILY: the cache's default model is trained when missing (said why), then reused (said which);
+    a cache entry's name works too; the explanation goes to stderr and into the manifest."""
+    from channelae import zoo
+
+    trained: list[Path] = []
+
+    def fake_ensure_model(model, dataset, **kw):  # "training": copy the small checkpoint into the cache entry
+        path, _ = zoo.default_cache_path(model, dataset)
+        shutil.copytree(trained_checkpoint, path)
+        trained.append(path)
+        return path
+
+    monkeypatch.setattr(zoo, "ensure_model", fake_ensure_model)
+    base = ["simulate", "--channel", "pgd-jammer", "--eps", "0,0.5", "--steps", "2", "--snr-db", "inf",
+            "--n-images", "4", "--metrics", "mse", "--no-plots", "--device", "cpu"]
+    code, _, stderr = run_cli([*base, "--model", "swt-vae", "--out", tmp_path / "a"])
+    assert code == 0, stderr
+    assert len(trained) == 1
+    assert "no cached swt-vae mnist-5k with the default settings" in stderr and "training one now" in stderr
+    choice = load_json(tmp_path / "a")["manifest"]["model_choice"]
+    assert choice.startswith("no cached swt-vae mnist-5k") and choice.endswith("training one now")
+
+    code, _, stderr = run_cli([*base, "--model", "swt-vae", "--out", tmp_path / "b", "--quiet"])
+    assert code == 0, stderr
+    assert len(trained) == 1, "the cached model must be used, not trained again"
+    assert load_json(tmp_path / "b")["manifest"]["model_choice"].startswith("using cached swt-vae mnist-5k")
+    name = trained[0].name
+    code, _, stderr = run_cli([*base, "--model", name, "--out", tmp_path / "c"])
+    assert code == 0, stderr
+    assert f"using cached {name}" in stderr
+    assert load_json(tmp_path / "c")["manifest"]["checkpoint"] == str(trained[0])
+
+
+def test_pgd_jammer_reports_each_search_pass(trained_checkpoint: Path) -> None:
+    """The progress callback sees every decoder pass of the search, done = 1 … total, and the total it is
+    given is exact (apgd with starts and the control variate, strong; budgets split over several passes)."""
+    from channelae.data import load_dataset
+    from channelae.link import Link
+
+    x = load_dataset("mnist-5k", "test", limit=4).batch(torch.arange(4))
+    for spec, opts in (("awgn+pgd-jammer", {"steps": 6}), ("pgd-jammer", {"steps": 5, "mode": "strong",
+                                                                          "restarts": 2})):
+        link = Link.from_checkpoint(trained_checkpoint, spec, channel_options={"eps": [0.0, 0.3, 0.6], **opts,
+                                                                               "attack_precision": "fp32"})
+        stage = next(s for s in getattr(link.channel, "stages", [link.channel]) if hasattr(s, "progress"))
+        stage.max_rows = 4  # one budget per pass: two pieces per evaluation
+        calls: list[tuple[int, int]] = []
+        stage.progress = lambda k, n, seen=calls: seen.append((k, n))
+        link(x, [10.0] if spec.startswith("awgn") else [math.inf], generator=torch.Generator().manual_seed(0))
+        total = calls[-1][1]
+        assert [k for k, _ in calls] == list(range(1, len(calls) + 1)) and calls[-1][0] == total
+        assert {n for _, n in calls} == {total} and total % 2 == 0
