@@ -7,7 +7,8 @@ Rules (what ``simulate`` and ``channelae run`` do with a folder; :func:`channela
   ``latent_bars``, ``tsne`` in any of png/pdf/svg), the ``partial/`` folder of an unfinished run and the
   temporary files of an interrupted atomic write. Everything else in the folder is the user's: it is never
   deleted, never read, and does not stop a run.
-* **Other settings are refused**: a folder holding the results (or an unfinished run) of another configuration,
+* **Other settings are refused**: a folder holding the results (or an unfinished run) of another configuration
+  (a field added by a later channelae counts as equal at its default, :func:`differences`),
   another model or data set, or channelae files whose settings are unknown (no readable ``results.json``) is
   refused with one line naming ``--overwrite`` and a fresh ``--out``; the configuration check needs no model,
   so it answers before a default model is trained.
@@ -17,8 +18,8 @@ Rules (what ``simulate`` and ``channelae run`` do with a folder; :func:`channela
 * ``--overwrite`` removes channelae's files (and only those) before the run; so does any recomputation, so a
   folder never mixes files of two runs.
 
-"Settings" are the :class:`~channelae.simulate.SimulationConfig` (its hash and fields, which name the
-differences), the SHA-256 of the model weights and the data set; an unfinished run's chunks are resumed only on
+"Settings" are the :class:`~channelae.simulate.SimulationConfig` (compared field by field, so a refusal names
+the fields that differ), the SHA-256 of the model weights and the data set; an unfinished run's chunks are resumed only on
 the same device type and with the same metrics (they change numbers), and are otherwise started over (said so).
 """
 
@@ -35,7 +36,7 @@ from channelae.errors import UsageError
 from channelae.results import CSV_NAME, PER_IMAGE_NAME, RESULTS_NAME, SAMPLES_NAME, Results, encode_json
 
 __all__ = ["OUTPUT_FILES", "PARTIAL_DIR", "STAMP_NAME", "Folder", "RunKey", "check_model", "check_settings",
-           "chunk_path", "clear", "config_record", "describe_removed", "inspect", "output_names", "prepare_partial",
+           "chunk_path", "clear", "config_record", "describe_removed", "differences", "inspect", "output_names", "prepare_partial",
            "reusable"]
 
 #: The data files ``simulate`` writes into a results folder.
@@ -65,7 +66,8 @@ def _is_ours(name: str, names: set[str]) -> bool:
 class RunKey:
     """What identifies a run's numbers (module docstring).
 
-    :ivar config: the configuration as stored (``encode_json(asdict(config))``); ``config_hash`` its digest.
+    :ivar config: the configuration as stored (:func:`config_record`); ``config_hash`` its digest; ``defaults``
+        the record of the default configuration (:func:`differences`).
     :ivar weights_sha256: SHA-256 of the model weights; ``dataset`` the evaluated data set.
     :ivar device: device type (``cpu``, ``cuda``); ``metrics`` the metrics that run; ``chunk`` images per chunk
         and ``n_chunks`` chunks: an unfinished run resumes only when all of these agree.
@@ -73,6 +75,7 @@ class RunKey:
 
     config: dict[str, Any]
     config_hash: str
+    defaults: dict[str, Any] = field(default_factory=dict)
     weights_sha256: str = ""
     dataset: str = ""
     device: str = ""
@@ -145,15 +148,31 @@ def config_record(config: Any) -> dict[str, Any]:
     return json.loads(json.dumps(encode_json(asdict(config)), default=str))
 
 
-def _differences(stored: dict[str, Any] | None, current: dict[str, Any]) -> list[str]:
-    """Names of the configuration fields that differ (a field missing on either side differs)."""
+_ABSENT = object()
+
+
+def differences(stored: dict[str, Any] | None, config: dict[str, Any], defaults: dict[str, Any]) -> list[str] | None:
+    """Names of the configuration fields that differ between a stored record and ``config`` (both
+    :func:`config_record`), or ``None`` when ``stored`` is not a record.
+
+    A field the stored record lacks (written before the field existed) counts as equal when ``config`` has its
+    default (``defaults``: the record of the default configuration): a channelae upgrade that adds a setting
+    does not turn every earlier folder into "other settings".
+    """
     if not isinstance(stored, dict):
-        return []
+        return None
 
     def norm(v: Any) -> str:
         return json.dumps(v, sort_keys=True, default=str)
 
-    return [k for k in sorted(set(stored) | set(current)) if norm(stored.get(k, "<absent>")) != norm(current.get(k, "<absent>"))]
+    out = []
+    for k in sorted(set(stored) | set(config)):
+        s, c = stored.get(k, _ABSENT), config.get(k, _ABSENT)
+        if s is _ABSENT and c is not _ABSENT and norm(c) == norm(defaults.get(k, _ABSENT)):
+            continue
+        if s is _ABSENT or c is _ABSENT or norm(s) != norm(c):
+            out.append(k)
+    return out
 
 
 def _differs_text(names: list[str]) -> str:
@@ -163,32 +182,34 @@ def _differs_text(names: list[str]) -> str:
     return f" (differs in: {shown})"
 
 
-def check_settings(folder: Folder, config: dict[str, Any], config_hash: str, argument: str = "--out") -> None:
+def check_settings(folder: Folder, config: dict[str, Any], defaults: dict[str, Any], argument: str = "--out") -> None:
     """Refuse a folder that holds channelae files of another configuration, or of unknown settings (one line).
 
     Needs no model: ``simulate`` calls it before a default model may be trained.
 
-    :param config: :func:`config_record` of the run's configuration; ``config_hash`` its digest.
-    :raises UsageError: naming ``--overwrite`` and another ``--out``.
+    :param config: :func:`config_record` of the run's configuration; ``defaults`` that of the default one
+        (:func:`differences`).
+    :raises UsageError: naming the fields that differ, ``--overwrite`` and another ``--out``.
     """
     p = folder.path
     if folder.empty:
         return
     if folder.finished is not None:
         man = folder.finished.manifest
-        if man is None or not man.config_hash:
+        diff = differences(man.config if man is not None else None, config, defaults)
+        if diff is None:
             raise UsageError(f"{p} holds results whose settings are not recorded (an older channelae); {_HOW}",
                              argument)
-        if man.config_hash != config_hash:
-            diff = _differs_text(_differences(man.config, config))
-            raise UsageError(f"{p} holds the results of other settings{diff}; {_HOW}", argument)
+        if diff:
+            raise UsageError(f"{p} holds the results of other settings{_differs_text(diff)}; {_HOW}", argument)
         return
     if folder.unreadable is not None:
         raise UsageError(f"{p} holds a results.json channelae cannot read ({folder.unreadable}); {_HOW}", argument)
     if folder.partial is not None:
-        if folder.partial.get("config_hash") != config_hash:
-            diff = _differs_text(_differences(folder.partial.get("config"), config))
-            raise UsageError(f"{p} holds an unfinished run of other settings{diff}; {_HOW}", argument)
+        diff = differences(folder.partial.get("config"), config, defaults)
+        if diff is None or diff:
+            raise UsageError(f"{p} holds an unfinished run of other settings{_differs_text(diff or [])}; {_HOW}",
+                             argument)
         return
     shown = ", ".join(e.name + ("/" if e.is_dir() else "") for e in folder.outputs[:4])
     more = f" and {len(folder.outputs) - 4} more" if len(folder.outputs) > 4 else ""
@@ -277,7 +298,8 @@ def prepare_partial(folder: Folder, key: RunKey, log: Callable[[str], None]) -> 
     st = folder.partial
     if partial.exists():
         why = None
-        if st is None or st.get("config_hash") != key.config_hash or st.get("weights_sha256") != key.weights_sha256:
+        if (st is None or differences(st.get("config"), key.config, key.defaults) != []
+                or st.get("weights_sha256") != key.weights_sha256):
             why = "of unknown settings"
         elif st.get("device") != key.device:
             why = f"computed on {st.get('device')}, this run is on {key.device}"

@@ -245,7 +245,7 @@ def check_out(config: SimulationConfig, out: str | os.PathLike[str]) -> None:
     """
     from channelae import outdir
 
-    outdir.check_settings(outdir.inspect(out), outdir.config_record(config), config.digest())
+    outdir.check_settings(outdir.inspect(out), outdir.config_record(config), outdir.config_record(SimulationConfig()))
 
 
 def _check_early(config: SimulationConfig, jammers: list[str], out: Path,
@@ -769,9 +769,9 @@ def simulate(
     say = log if log is not None else _stderr_log if progress else _no_log
     _check_early(config, jammer_stages(config.channel), outp, metric_overrides)
     folder = outdir.inspect(outp)
-    record, digest = outdir.config_record(config), config.digest()
+    record, defaults = outdir.config_record(config), outdir.config_record(SimulationConfig())
     if not overwrite:
-        outdir.check_settings(folder, record, digest)  # before the default model may be trained
+        outdir.check_settings(folder, record, defaults)  # before the default model may be trained
 
     src = _resolve_model(config, checkpoint, model, dataset, device=device, progress=progress, data_dir=data_dir,
                          log=say)
@@ -787,8 +787,9 @@ def simulate(
     per_image_rows = max(S * E * (config.eot or 1), K)
     chunk = max(1, min(len(data), config.max_rows // max(1, per_image_rows * config.draws)))
     n_chunks = math.ceil(len(data) / chunk)
-    key = outdir.RunKey(config=record, config_hash=digest, weights_sha256=weights_sha, dataset=src.dataset,
-                        device=dev.type, metrics=tuple(metrics.specs), chunk=chunk, n_chunks=n_chunks)
+    key = outdir.RunKey(config=record, config_hash=config.digest(), defaults=defaults, weights_sha256=weights_sha,
+                        dataset=src.dataset, device=dev.type, metrics=tuple(metrics.specs), chunk=chunk,
+                        n_chunks=n_chunks)
     if overwrite:
         removed = outdir.clear(folder)
         if removed:

@@ -871,3 +871,18 @@ def test_pgd_jammer_reports_each_search_pass(trained_checkpoint: Path) -> None:
         total = calls[-1][1]
         assert [k for k, _ in calls] == list(range(1, len(calls) + 1)) and calls[-1][0] == total
         assert {n for _, n in calls} == {total} and total % 2 == 0
+
+
+def test_a_setting_added_later_counts_as_equal_at_its_default() -> None:
+    """A folder written before a SimulationConfig field existed is not "other settings" while the field has its
+    default; any other value, or a changed field, is named."""
+    from channelae.outdir import config_record, differences
+    from channelae.simulate import SimulationConfig
+
+    defaults = config_record(SimulationConfig())
+    current = config_record(SimulationConfig(eps=(0.0, 0.5)))
+    older = {k: v for k, v in current.items() if k != "draws"}  # written before `draws` existed
+    assert differences(older, current, defaults) == []
+    assert differences(older, config_record(SimulationConfig(eps=(0.0, 0.5), draws=3)), defaults) == ["draws"]
+    assert differences({**current, "seed": 7}, current, defaults) == ["seed"]
+    assert differences(None, current, defaults) is None
