@@ -23,6 +23,9 @@ from typing import Annotated, Any
 
 import typer
 
+from channelae._timing import lap as _lap
+from channelae.attack_defaults import DEFAULT_ATTACK_PRECISION, DEFAULT_STEPS
+
 #: The arguments of the running command (recorded in result manifests).
 _ARGV: list[str] = []
 
@@ -59,6 +62,9 @@ _Placement = _choice("Placement", ("rx", "tx"))
 _Reference = _choice("Reference", ("input", "reconstruction"))
 _Equalizer = _choice("Equalizer", ("lmmse", "zf", "none"))
 _EpsUnit = _choice("EpsUnit", ("link", "latent"))
+_Precision = _choice("AttackPrecision", ("fp32", "bf16", "auto"))  # attacks.PRECISIONS
+_DEFAULT_PRECISION = _Precision(DEFAULT_ATTACK_PRECISION)
+_AdvMode = _choice("AdvMode", ("strong", "faithful"))  # hardening.ADV_MODES
 _TARGETS = ("black", "white", "random", "inverted")
 
 
@@ -108,6 +114,7 @@ def train(
     adv_k: Annotated[int, typer.Option(help="PGD steps (K).")] = 10,
     adv_distance: Annotated[str, typer.Option(help="PGD distance for hardening: ssim, mse, l1.")] = "ssim",
     adv_snr_db: Annotated[float | None, typer.Option(help="Receiver SNR in dB during hardening.", show_default="noiseless")] = None,
+    adv_mode: Annotated[_AdvMode, typer.Option(help="Inner attack of --adversarial: strong (the project's PGD: L2 steps, random start, best iterate) or faithful (the study's Eq. 6: sign steps, final iterate).")] = _AdvMode.strong,
     quiet: _Quiet = False,
 ) -> None:
     """Train an autoencoder and write a checkpoint (safetensors + JSON)."""
@@ -123,11 +130,16 @@ def train(
         from channelae.errors import UsageError
 
         raise UsageError("choose one of --adversarial and --noise-train", "--noise-train")
+    if _value(adv_mode) != "strong" and not adversarial:
+        from channelae.errors import UsageError
+
+        raise UsageError("sets the inner attack of --adversarial; add --adversarial (noise training has no attack)",
+                         "--adv-mode")
     if adversarial or noise_train:
         from channelae.hardening import HardeningConfig
 
         harden = HardeningConfig(kind="adversarial" if adversarial else "noise", eps=adv_eps, m=adv_m,
-                                 k=adv_k, distance=adv_distance, snr_db=adv_snr_db)
+                                 k=adv_k, distance=adv_distance, snr_db=adv_snr_db, mode=_value(adv_mode))
     result = zoo.train(model, dataset, latent_dim=latent_dim, epochs=epochs, batch_size=batch_size, lr=lr,
                        lam=lam, beta=beta, seed=seed, out=out, device=device, resume=resume,
                        progress=not quiet, data_dir=data_dir, harden=harden)
@@ -154,7 +166,8 @@ def simulate(
     distance: Annotated[_Distance, typer.Option(help="Attack distance D (ssim: 1 − SSIM).")] = _Distance.mse,
     mode: Annotated[_Mode, typer.Option(help="Attack search (faithful: the study's Eq. 6).")] = _Mode.apgd,
     eot: Annotated[int, typer.Option(help="Channel draws averaged per PGD step.")] = 1,
-    steps: Annotated[int | None, typer.Option(help="PGD steps K.", show_default="60 for apgd, 10 for strong and faithful")] = None,
+    steps: Annotated[int | None, typer.Option(help="PGD steps K.", show_default=f"{DEFAULT_STEPS} for apgd, 10 for strong and faithful")] = None,
+    attack_precision: Annotated[_Precision, typer.Option(help="Precision of the PGD jammer's search (auto: bf16 where the CPU/GPU has native bf16, else fp32); the perturbation it returns and every metric are evaluated in fp32.")] = _DEFAULT_PRECISION,
     restarts: Annotated[int, typer.Option(help="PGD random restarts (apgd and strong).")] = 1,
     placement: Annotated[_Placement, typer.Option(help="Jammer placement: at the receiver or the transmitter.")] = _Placement.rx,
     k_db: Annotated[float, typer.Option(help="Rician K-factor in dB.")] = 10.0,
@@ -179,15 +192,16 @@ def simulate(
     _check_simulate_args(channel=channel, eps=eps, jsr_db=jsr_db, snr_db=snr_db, metrics=metrics, limit=limit,
                          channel_option=channel_option, dataset=dataset, checkpoint=checkpoint, target=target)
     formats = _plot_formats(plot_format)  # after the checks that import nothing (numpy: ~0.2 s)
-    model, distance, mode, eot, restarts, placement, k_db, block_length = _given(
+    model, distance, mode, eot, restarts, placement, k_db, block_length, attack_precision = _given(
         ctx, model=model, distance=distance, mode=mode, eot=eot, restarts=restarts, placement=placement,
-        k_db=k_db, block_length=block_length)
+        k_db=k_db, block_length=block_length, attack_precision=attack_precision)
     reference, equalizer, eps_unit = _value(reference), _value(equalizer), _value(eps_unit)
     from channelae import report
     from channelae.grids import parse_grid
     from channelae.simulate import DEFAULT_SNR_DB, SimulationConfig
     from channelae.simulate import simulate as run
 
+    _lap("import")
     cfg = SimulationConfig(
         channel=channel,
         eps=tuple(parse_grid(eps, "--eps", non_negative=True)) if eps is not None else None,
@@ -197,7 +211,7 @@ def simulate(
         restarts=restarts, placement=placement, k_db=k_db, block_length=block_length,
         metrics=tuple(_split_list(metrics, "--metrics")), reference=reference, equalizer=equalizer,
         limits=tuple(_parse_limits(limit or [])), channel_extra=tuple(_parse_channel_options(channel_option or [])),
-        seed=seed, eps_unit=eps_unit, draws=draws,
+        seed=seed, eps_unit=eps_unit, draws=draws, attack_precision=attack_precision,
     )
     results = run(cfg, out, checkpoint=checkpoint, model=model, dataset=dataset, data_dir=data_dir,
                   device=device, progress=not quiet, command="channelae " + shlex.join(_ARGV), overwrite=overwrite)
@@ -208,11 +222,13 @@ def simulate(
     if tables:
         console.print()
         report.print_tables(results, console)
+    _lap("summary")
     paths = []
     if not no_plots:
         from channelae.plots import render_plots
 
         paths = render_plots(out, results, formats=formats, tsne=tsne)
+        _lap("plots")
     report.print_outputs(out, results, paths, console, tables_shown=tables)
 
 
@@ -222,35 +238,56 @@ def run_cmd(
     quick: Annotated[bool, typer.Option(help="Few epochs and images: the whole config in minutes.")] = False,
     dataset: Annotated[str | None, typer.Option(help="Run the config on another of its data sets.", show_default="the config's first")] = None,
     out: Annotated[Path | None, typer.Option(help="Results directory.", show_default="results/NAME-DATASET")] = None,
+    seeds: Annotated[str | None, typer.Option(help="Model seeds, e.g. 0,1,2: each seed trains its own models and seeds its simulations; the summary gives means with 95 % t-intervals over seeds.", show_default="the config's seeds, else 0")] = None,
     device: _Device = "auto",
     data_dir: _DataDir = None,
     no_plots: Annotated[bool, typer.Option("--no-plots", help="Skip the per-simulation plots (the combined DD-curves are still written).")] = False,
+    overwrite: _Overwrite = False,
     plot_format: _PlotFormat = "png",
     tsne: _Tsne = False,
     quiet: _Quiet = False,
 ) -> None:
     """Run an experiment config: train what is missing (cached), simulate, write a combined table."""
     formats = _plot_formats(plot_format)
+    from channelae.experiments.config import parse_seeds
+
+    seed_list = parse_seeds(seeds) if seeds is not None else None  # before torch is imported
     from rich.console import Console
     from rich.markdown import Markdown
 
-    from channelae.experiments import load_config, run_experiment, summary_markdown
+    from channelae.experiments import load_config, outputs_lines, run_experiment, summary_markdown
 
     cfg = load_config(config, dataset=dataset)
-    summary = run_experiment(cfg, out, quick=quick, device=device, progress=not quiet, data_dir=data_dir,
-                             plots=not no_plots, plot_formats=formats, tsne=tsne)
-    Console().print(Markdown(summary_markdown(summary)))
+    summary = run_experiment(cfg, out, quick=quick, seeds=seed_list, device=device, progress=not quiet,
+                             data_dir=data_dir, plots=not no_plots, plot_formats=formats, tsne=tsne,
+                             overwrite=overwrite)
+    console = Console()
+    console.print(Markdown(summary_markdown(summary, compact=True)))
+    for line in outputs_lines(summary):
+        console.print(line, highlight=False, soft_wrap=True)
 
 
 @app.command("report")
 def report_cmd(
-    results_dir: Annotated[Path, typer.Argument(help="A directory written by `channelae simulate`.")],
+    results_dir: Annotated[Path, typer.Argument(help="A directory written by `channelae simulate` or `channelae run`.")],
     no_plots: Annotated[bool, typer.Option("--no-plots", help="Only print the summary and the tables.")] = False,
     plot_format: _PlotFormat = "png",
     tsne: _Tsne = False,
 ) -> None:
     """Print the summary and the full tables, and re-render the plots, from results.json without recomputing."""
     formats = _plot_formats(plot_format)
+    if (results_dir / "summary.json").is_file():  # a `channelae run` folder: its summary and combined plots
+        from rich.console import Console
+        from rich.markdown import Markdown
+
+        from channelae.experiments import report_run
+
+        text, paths = report_run(results_dir, plots=not no_plots, formats=formats)
+        Console().print(Markdown(text))
+        typer.echo(f"summary: {results_dir / 'summary.md'}")
+        if paths:
+            typer.echo(f"combined plots: {', '.join(p.name for p in paths)}")
+        return
     from channelae import report
 
     paths = report.render(results_dir, plots=not no_plots, formats=formats, tsne=tsne)
