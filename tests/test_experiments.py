@@ -471,6 +471,7 @@ def test_seed_aggregation_of_breaking_budgets_not_reached_for_every_seed() -> No
     b = agg[0]["breaking_eps_jammer"]
     assert b["mean"] is None and b["values"] == [0.4, math.inf, 0.6]
     assert _pm(b, breaking=True) == "0.4, —, 0.6"
+    assert _pm({"mean": None, "values": [math.inf, "inf"]}, breaking=True) == "—"  # broken for no seed
     assert _pm({"mean": 0.30412, "lo": 0.2921, "hi": 0.3161}) == "0.304 ± 0.012"
 
 

@@ -208,7 +208,8 @@ def outputs_lines(summary: dict[str, Any]) -> list[str]:
             lines.append("combined plots: " + ", ".join(o["combined_plots"]))
         if runs:
             folder = Path(o.get("folder", "."))
-            lines.append(f"per-simulation results ({len(runs)} folders with results.json, results.csv and plots): "
+            lines.append(f"per-simulation results ({len(runs)} `channelae simulate` folders; `channelae report` reads "
+                         "each): "
                          + ", ".join(str(folder / r["dir"]) for r in runs[:4]) + (", ..." if len(runs) > 4 else ""))
     return lines
 

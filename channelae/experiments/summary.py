@@ -229,7 +229,8 @@ def _pm(stat: Any, breaking: bool = False) -> str:
     if not isinstance(stat, dict):
         return ""
     if stat.get("mean") is None:
-        return ", ".join(breaking_text(v) for v in stat.get("values", []))
+        texts = [breaking_text(v) for v in stat.get("values", [])]
+        return texts[0] if len(set(texts)) == 1 else ", ".join(texts)  # "—": not broken for any seed
     mean, lo, hi = (_num(stat[k]) for k in ("mean", "lo", "hi"))
     if breaking and mean == 0.0 and hi == 0.0:
         return BROKEN_AT_ZERO
