@@ -623,3 +623,19 @@ def test_quick_summary_says_its_numbers_are_smoke_test_numbers() -> None:
     assert any("skipped metric lpips" in x and "channelae weights fetch" in x for x in lines)
     assert any("o/summary.md" in x for x in lines) and any("o/c.png" in x for x in lines)
     assert any("o/m/sim" in x for x in lines)
+
+
+def test_report_reads_a_run_folder_written_before_the_folder_index(tmp_path: Path) -> None:
+    """An older summary.json (one seed, no "runs"): the <model>/<simulation> layout is assumed."""
+    from test_results import sample_results
+
+    from channelae.experiments import report_run, summary_rows
+    from channelae.results import write_json
+
+    res = sample_results()
+    res.save(tmp_path / "m" / "s" / "results.json")
+    write_json(tmp_path / "summary.json", {"name": "old", "dataset": "mnist-5k", "quick": False,
+                                           "rows": summary_rows("m", "s", res)})
+    text, paths = report_run(tmp_path)
+    assert text.startswith("# old (mnist-5k)") and (tmp_path / "summary.md").read_text() == text
+    assert [p.name for p in paths] == ["combined_s.png"]
