@@ -263,10 +263,10 @@ n_images = 4
 {extra}""")
 
 
-@pytest.fixture()
-def seeded_run(tmp_path: Path, trained_checkpoint: Path, monkeypatch: pytest.MonkeyPatch):
+@pytest.fixture(scope="module")
+def seeded_run(tmp_path_factory: pytest.TempPathFactory, trained_checkpoint: Path):
     """A two-seed run of two models, both served by the small trained checkpoint (ensure_model stubbed), each
-    simulation against x and dec(z0)."""
+    simulation against x and dec(z0) (once per module: the tests below only read it, or re-render it)."""
     from channelae import zoo
 
     calls: list[dict] = []
@@ -275,9 +275,11 @@ def seeded_run(tmp_path: Path, trained_checkpoint: Path, monkeypatch: pytest.Mon
         calls.append({"family": family, **kw})
         return trained_checkpoint
 
-    monkeypatch.setattr(zoo, "ensure_model", fake_ensure)
-    out = tmp_path / "run"
-    summary = run_experiment(load_config(_mini_config(tmp_path)), out, device="cpu", progress=False)
+    tmp = tmp_path_factory.mktemp("seeded")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(zoo, "ensure_model", fake_ensure)
+        out = tmp / "run"
+        summary = run_experiment(load_config(_mini_config(tmp)), out, device="cpu", progress=False)
     return summary, out, calls
 
 
