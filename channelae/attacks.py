@@ -300,18 +300,24 @@ def _apgd_run(objective: Callable[[Tensor], Tensor], start: Tensor, radius: Tens
 
 def _apgd(objective: Callable[[Tensor], Tensor], shape: torch.Size, radius: Tensor, steps: int, starts: int,
           norm: str, chunk: tuple[int, int] | None, generator: torch.Generator | None, dtype: torch.dtype,
-          device: torch.device, best: _Best, half: _Best) -> None:
-    """One APGD restart: ``starts`` random starts explored for the first window of ``⌊0.22K⌋`` steps each, then
-    the best point found continues for the remaining steps (module docstring)."""
+          device: torch.device, best: _Best, half: _Best, directions: Tensor | None = None) -> None:
+    """One APGD restart: ``starts`` starts (the first ``radius · directions``, the others random) explored for
+    the first window of ``⌊0.22K⌋`` steps each, then the best point found continues for the remaining steps
+    (module docstring)."""
+    given = 0 if directions is None else min(starts, directions.shape[0])
+
+    def start_point(i: int) -> Tensor:
+        if i < given:
+            return (directions[i].to(dtype) * radius).expand(shape).clone()
+        return _random_start(shape, radius, norm, None, generator, dtype, device)
+
     explore = max(min(int(0.22 * steps), APGD_EXPLORE_STEPS), 1) if starts > 1 and steps > 1 else 0
     if not explore:
-        start = _random_start(shape, radius, norm, None, generator, dtype, device)
-        _apgd_run(objective, start, radius, steps, norm, chunk, best, half, steps // 2)
+        _apgd_run(objective, start_point(0), radius, steps, norm, chunk, best, half, steps // 2)
         return
     found = _Best(shape, dtype, device)
-    for _ in range(starts):
-        start = _random_start(shape, radius, norm, None, generator, dtype, device)
-        _apgd_run(objective, start, radius, explore, norm, chunk, found, None, None)
+    for i in range(starts):
+        _apgd_run(objective, start_point(i), radius, explore, norm, chunk, found, None, None)
     if steps // 2 <= explore:
         half.consider(found.delta, found.value)
     _apgd_run(objective, found.delta, radius, steps - explore, norm, chunk, best,
@@ -335,6 +341,7 @@ def attack(
     device: torch.device | str = "cpu",
     chunk: tuple[int, int] | None = None,
     reevaluate: bool = False,
+    directions: Tensor | None = None,
 ) -> AttackResult:
     """Maximise ``objective(δ)`` (per example, shape ``δ.shape[:-1]``) over ``‖δ‖ ≤ radius``.
 
@@ -355,6 +362,9 @@ def attack(
     :param reevaluate: report the objective re-evaluated at the returned perturbations (one more evaluation
         each) instead of the values the search tracked: for a random objective, whose best tracked value is the
         luckiest draw, not an estimate of the mean (always done for a bf16 search, in full precision).
+    :param directions: ``apgd``: unit directions ``[k, ..., m]`` (each broadcasting against ``shape``, e.g. from
+        :func:`curvature_directions`); the first restart's first ``min(k, starts)`` explored starts are
+        ``radius · directions[i]``, the other starts (and later restarts) random.
     """
     check_one_of(mode, MODES, "--mode")
     check_one_of(norm, NORMS, "--norm")
@@ -372,9 +382,10 @@ def attack(
     half = _Best(shape, dtype, device)
 
     with torch.enable_grad(), _search_context(precision, device):
-        for _ in range(restarts):
+        for r in range(restarts):
             if mode == "apgd":
-                _apgd(objective, shape, radius, steps, starts, norm, chunk, generator, dtype, device, best, half)
+                _apgd(objective, shape, radius, steps, starts, norm, chunk, generator, dtype, device, best, half,
+                      directions if r == 0 else None)
                 continue
             fraction = FAITHFUL_START_FRACTION if mode == "faithful" else None
             start = _random_start(shape, radius, norm, fraction, generator, dtype, device)

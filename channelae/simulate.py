@@ -55,6 +55,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from channelae._timing import lap as _lap
 from channelae._validation import check_device, check_int_range, check_one_of
 from channelae.errors import UsageError
 from channelae.results import (
@@ -112,6 +113,10 @@ class SimulationConfig:
     :param channel_extra: further ``(name, value)`` channel options (``--channel-option NAME=VALUE``), passed
         to every stage whose factory takes ``name``: the way to set a plugin channel's parameters.
     :param max_rows: decoder rows per link call (S·E·B·eot), bounds memory.
+    :param attack_precision: the PGD jammer's search precision, ``fp32``, ``bf16`` or ``auto`` (``None``: the
+        jammer's default, ``auto``); the link evaluates the perturbation and every metric in fp32 either way.
+    :param fold: decode with the exactly folded decoder (:mod:`channelae.models.fold`; default). ``False``
+        runs the model's own decoder: the same numbers up to float rounding (fp32), slower.
     """
 
     channel: str = "pgd-jammer"
@@ -140,6 +145,8 @@ class SimulationConfig:
     lpips_net: str = "alex"
     eps_unit: str = "link"
     draws: int = DEFAULT_DRAWS
+    attack_precision: str | None = None
+    fold: bool = True
 
     def validate(self) -> None:
         from channelae.definitions import EPS_UNITS
@@ -189,7 +196,7 @@ class SimulationConfig:
 
 
 _CHANNEL_KEYS = ("target", "distance", "mode", "eot", "steps", "restarts", "norm", "placement", "k_db",
-                 "block_length")
+                 "block_length", "attack_precision")
 
 
 def _stage_options(spec: str) -> list[set[str] | None]:
@@ -445,12 +452,12 @@ def _build_links(config: SimulationConfig, plan: GridPlan, ckpt: Path, dev: torc
             o = {k: v for k, v in o.items()  # extras meant for the PGD jammer alone
                  if k not in dict(config.channel_extra) or any(t is None or k in t for t in takes)}
         links[name] = Link.from_checkpoint(ckpt, spec, device=dev, equalizer=config.equalizer,
-                                           channel_options=o)
+                                           channel_options=o, fold=config.fold)
     return links
 
 
 #: Options only the PGD jammer takes (the noise control and the reference drop them).
-_PGD_ONLY = ("target", "distance", "mode", "eot", "steps", "restarts", "norm")
+_PGD_ONLY = ("target", "distance", "mode", "eot", "steps", "restarts", "norm", "attack_precision")
 
 
 @dataclass(frozen=True)
@@ -593,9 +600,11 @@ def _run_chunks(config: SimulationConfig, plan: GridPlan, links: dict[str, Any],
                 bar.update(task, completed=completed, info=where + _LINK_WORDS.get(lname, lname))
                 if lname == "reference":  # the noise-only curve on its own SNR grid: per-image metrics only
                     o = link(xr, plan.reference_snr_db.to(dev), generator=_chunk_generator(config.seed, c, dev))
+                    _lap("reference link")
                     ref = xr if config.reference == "input" else o.clean
                     for mname, metric in metrics.per_image.items():
                         tensors[f"reference.{mname}"] = _per_image(metric, o.x_hat, ref, tuple(o.x_hat.shape[:2]), D)
+                    _lap("metrics")
                     completed += units[lname]
                     continue
                 stage = _pgd_stage(link)
@@ -611,9 +620,11 @@ def _run_chunks(config: SimulationConfig, plan: GridPlan, links: dict[str, Any],
                 finally:
                     if stage is not None:
                         stage.progress = None
+                _lap("attack (PGD jammer link)" if stage is not None else f"{lname} link")
                 ref = xr if config.reference == "input" else o.clean
                 for mname, metric in metrics.per_image.items():
                     tensors[f"{lname}.{mname}"] = _per_image(metric, o.x_hat, ref, (S, E), D)
+                _lap("metrics")
                 tensors[f"{lname}.z_hat"] = o.z_hat[:, :, ::D].detach().float().cpu()  # [S, E, B, d]
                 diag = getattr(stage, "last_diagnostics", None) if stage is not None else None
                 if diag is not None:
@@ -809,6 +820,7 @@ def simulate(
         + (f" × {config.draws} draws" if config.draws > 1 else "")
         + f", links: {', '.join(_LINK_WORDS.get(k, k) for k in links)}"
         + (f", {n_chunks} chunks of {chunk} images" if n_chunks > 1 else ""))
+    _lap("setup")
     kept = _run_chunks(config, plan, links, metrics, data, chunk, partial, dev, progress, done)
     gathered = _gather(partial, n_chunks, list(links), metrics, kept, S, E)
 
@@ -820,6 +832,7 @@ def simulate(
                       manifest=_manifest(config, src, weights_sha, command))
     _write(outp, results, gathered, plan, main_links, labels=getattr(data, "labels", None))
     shutil.rmtree(partial, ignore_errors=True)
+    _lap("statistics + write")
     return results
 
 

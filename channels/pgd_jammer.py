@@ -37,6 +37,7 @@ import torch
 from torch import Tensor
 
 from channelae._validation import check_int_range, check_one_of
+from channelae.attack_defaults import DEFAULT_ATTACK_PRECISION, DEFAULT_STARTS, DEFAULT_STEPS
 from channelae.attacks import (
     APGD_EXPLORE_STEPS,
     DISTANCES,
@@ -65,12 +66,8 @@ from channelae.errors import UsageError
 
 __all__ = ["DEFAULT_ATTACK_PRECISION", "DEFAULT_STARTS", "DEFAULT_STEPS", "PGDJammer"]
 
-#: Iterations of the default (``apgd``) search; see the module docstring for the convergence bar it meets.
-DEFAULT_STEPS = 60
-#: Random starts the default search explores before the best continues (``apgd``).
-DEFAULT_STARTS = 10
-#: Precision of the search by default; see :class:`PGDJammer` (``attack_precision``) for why.
-DEFAULT_ATTACK_PRECISION = "auto"
+# DEFAULT_STEPS, DEFAULT_STARTS, DEFAULT_ATTACK_PRECISION (the default search; the module docstring gives the
+# convergence bar it meets) live in channelae.attack_defaults, without torch, so the command line can show them.
 
 
 class _ControlVariate:
@@ -85,7 +82,10 @@ class _ControlVariate:
     - gradient: ``∇f_w(δ) − ∇f_w(0) + mean over earlier calls of ∇f_w(0)``. Near ``δ = 0`` the draw enters
       both gradients alike (for a quadratic objective ``∇f_w(δ) − ∇f_w(0)`` does not depend on ``w`` at all).
 
-    Per example; costs one extra budget row per evaluation.
+    Per example; costs one extra budget row per evaluation. Both gradients come from one backward pass
+    (:class:`_JoinZeroRow`): the caller differentiates ``value.sum()`` (as :func:`channelae.attacks.attack`
+    does), and the unperturbed row's gradient is taken from that same pass rather than a second one through
+    the decoder.
     """
 
     def __init__(self) -> None:
@@ -97,21 +97,45 @@ class _ControlVariate:
     def __call__(self, raw: Callable[[Tensor], Tensor], delta: Tensor) -> Tensor:
         """``raw`` maps ``δ [..., E, B, m]`` to objective values ``[..., E, B]`` (one draw shared along E)."""
         grad_on = torch.is_grad_enabled() and delta.requires_grad
-        zero = torch.zeros_like(delta.narrow(-3, 0, 1)).requires_grad_(grad_on)
-        d = raw(torch.cat([delta, zero], dim=-3))
+        if grad_on:
+            joined = _JoinZeroRow.apply(delta, self)
+        else:
+            joined = torch.cat([delta, torch.zeros_like(delta.narrow(-3, 0, 1))], dim=-3)
+        d = raw(joined)
         base = d[..., -1:, :]
         b = base.detach()
         self.value_sum = b if self.value_sum is None else self.value_sum + b
         self.value_n += 1
         out = d[..., :-1, :] - (b - self.value_sum / self.value_n)
-        if grad_on:
-            (g0,) = torch.autograd.grad(base.sum(), zero, retain_graph=True)  # [..., 1, B, m]
-            mean = g0 if self.grad_sum is None else self.grad_sum / self.grad_n
-            self.grad_sum = g0 if self.grad_sum is None else self.grad_sum + g0
-            self.grad_n += 1
-            lin = ((g0 - mean) * delta).sum(-1)
-            out = out - (lin - lin.detach())  # value unchanged, gradient minus (g0 − mean)
+        if grad_on:  # adds exactly 0; routes d(sum of the values)/d(base) = 1 into the zero row's gradient
+            out = out + (base - b) / out.shape[-2]
         return out
+
+    def record_gradient(self, g0: Tensor) -> Tensor:
+        """The correction ``∇f_w(0) − mean over earlier calls of ∇f_w(0)`` for the gradient ``g0`` of the
+        unperturbed row ``[..., 1, B, m]`` (recorded for later calls)."""
+        mean = g0 if self.grad_sum is None else self.grad_sum / self.grad_n
+        self.grad_sum = g0 if self.grad_sum is None else self.grad_sum + g0
+        self.grad_n += 1
+        return g0 - mean
+
+
+class _JoinZeroRow(torch.autograd.Function):
+    """``δ [..., E, B, m] → [..., E + 1, B, m]`` with an unperturbed row appended along the budget dim.
+
+    Backward: the budget rows' gradients minus the control variate's correction computed from the appended
+    row's gradient (:meth:`_ControlVariate.record_gradient`), i.e. the corrected gradient of
+    :class:`_ControlVariate` from the one backward pass that also gives the perturbed rows' gradients.
+    """
+
+    @staticmethod
+    def forward(ctx, delta: Tensor, cv: _ControlVariate) -> Tensor:  # type: ignore[override]
+        ctx.cv = cv
+        return torch.cat([delta, torch.zeros_like(delta.narrow(-3, 0, 1))], dim=-3)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]
+        return grad[..., :-1, :, :] - ctx.cv.record_gradient(grad[..., -1:, :, :]), None
 
 
 def _search_passes(mode: str, steps: int, restarts: int, starts: int, reevaluate: bool) -> int:
@@ -339,7 +363,12 @@ class PGDJammer(Channel):
                 from channelae.models.fold import rows_per_pass
 
                 max_rows = rows_per_pass(resolve_precision(self.attack_precision, y.device), y.device)
-            chunk = (len(lead), max(1, max_rows // rows))  # whole budgets per decoder pass
+            # whole budgets per decoder pass, the control variate's row counted; apgd: passes of equal size
+            # (strong and faithful keep their passes, which fix the order of the search's channel draws)
+            per_pass = max(1, max_rows // rows - (1 if use_cv else 0))
+            if self.mode == "apgd":
+                per_pass = math.ceil(active.numel() / math.ceil(active.numel() / per_pass))
+            chunk = (len(lead), per_pass)
             reevaluate = use_cv or resolve_precision(self.attack_precision, y.device) != "fp32"
             passes = (_search_passes(self.mode, self.steps, self.restarts, self.starts, reevaluate)
                       * math.ceil(active.numel() / chunk[1]))

@@ -342,7 +342,10 @@ def test_help_shows_effective_defaults_and_no_bool_placeholders(monkeypatch: pyt
     for option, shown in [("--model", "swt-vae"), ("--distance", "mse"), ("--eot", "1"), ("--restarts", "1"),
                           ("--snr-db", "inf,20,10,5"), ("--placement", "rx"), ("--equalizer", "lmmse")]:
         assert f"[default: {shown}]" in rows[option], rows[option]
-    assert "[default: (60 for apgd" in rows["--steps"]
+    from channelae.attack_defaults import DEFAULT_STEPS
+
+    assert f"[default: ({DEFAULT_STEPS} for apgd" in rows["--steps"]
+    assert "[default: auto]" in rows["--attack-precision"]
 
 
 def test_cli_choices_match_the_library() -> None:
@@ -361,6 +364,7 @@ def test_cli_choices_match_the_library() -> None:
     assert values(cli._Reference) == tuple(REFERENCES)
     assert values(cli._Equalizer) == tuple(EQUALIZERS)
     assert values(cli._EpsUnit) == tuple(EPS_UNITS)
+    assert values(cli._Precision) == tuple(attacks.PRECISIONS)
     assert cli._TARGETS == tuple(attacks.TARGETS)
 
 
@@ -383,7 +387,7 @@ def test_cli_defaults_match_the_library() -> None:
         return getattr(p.default, "value", p.default)
 
     pgd = inspect.signature(PGDJammer).parameters
-    for name in ("distance", "mode", "eot", "restarts", "placement"):
+    for name in ("distance", "mode", "eot", "restarts", "placement", "attack_precision"):
         assert default(sim[name]) == pgd[name].default, name
     assert str(DEFAULT_STEPS) in sim["steps"].show_default
     assert default(sim["k_db"]) == inspect.signature(Rician).parameters["k_db"].default

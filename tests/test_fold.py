@@ -103,7 +103,7 @@ def test_structure_and_flop_counts_28x28() -> None:
     assert folded.head_shape == (128, 4, 4)
     kinds = [type(m).__name__ for m in folded.body]
     assert kinds == ["LeakyReLU", "CPUFloat32", "LeakyReLU", "ConvTranspose2d", "LeakyReLU",
-                     "ConvTranspose2d", "Sigmoid"]
+                     "ColumnConvTranspose2d", "Sigmoid"]
     assert folded.body[1].layer.kernel_size == (3, 3)  # k = 3, s = 2: kept in fp32 under CPU autocast
     # multiply-adds per example: C_in·C_out·k²·H_in·W_in per transposed conv (28x28 spec, reversed).
     convs = [64 * 128 * 9 * 4 * 4, 128 * 64 * 9 * 4 * 4, 64 * 32 * 16 * 7 * 7, 32 * 1 * 16 * 14 * 14]
@@ -203,6 +203,30 @@ def test_bf16_autocast_is_close_to_fp32() -> None:
     assert dtypes == {"1": torch.float32, "3": torch.bfloat16, "5": torch.bfloat16}
     cos = torch.nn.functional.cosine_similarity(g16, g32, dim=-1)
     assert cos.min() > 0.99
+
+
+def test_column_conv_transpose_matches_the_layer() -> None:
+    """ColumnConvTranspose2d (one output channel: a matrix product and a col2im) computes the transposed
+    convolution and its input gradient; with trainable weights it is the layer itself."""
+    from channelae.models.fold import ColumnConvTranspose2d
+
+    torch.manual_seed(0)
+    for k, s, p, hw in ((4, 2, 1, 14), (3, 2, 1, 5), (5, 1, 2, 6), (4, 3, 0, 4)):
+        layer = nn.ConvTranspose2d(7, 1, k, stride=s, padding=p).double().requires_grad_(False)
+        col = ColumnConvTranspose2d(layer)
+        x = torch.randn(5, 7, hw, hw, dtype=torch.float64)
+        w = torch.randn_like(layer(x))
+        for fmt in (torch.contiguous_format, torch.channels_last):
+            xf = x.contiguous(memory_format=fmt)
+            (out, g), (out_ref, g_ref) = _out_and_grad(col, xf, w), _out_and_grad(layer, xf, w)
+            torch.testing.assert_close(out, out_ref, atol=1e-12, rtol=0)
+            torch.testing.assert_close(g, g_ref, atol=1e-12, rtol=0)
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # like the layer: the product in bf16
+        assert col(x.float()).dtype == torch.bfloat16
+    layer.requires_grad_(True)  # trainable weights: the layer's own forward and weight gradients
+    x = torch.randn(2, 7, 4, 4, dtype=torch.float64)
+    col(x).sum().backward()
+    assert layer.weight.grad is not None
 
 
 def test_rows_per_pass_and_channels_last_defaults() -> None:

@@ -621,6 +621,41 @@ def test_aaddc_does_not_change_when_grid_points_are_added_near_zero(trained_chec
     assert fine.metrics["psnr"].cap == PSNR_CEILING_DB
 
 
+def _assert_close_json(a, b, path: str = "", rtol: float = 1e-4, atol: float = 1e-6) -> None:
+    """Equal structure and strings; numbers (also "inf"/"nan" strings) within ``rtol``/``atol``."""
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and a.keys() == b.keys(), path
+        for k in a:
+            _assert_close_json(a[k], b[k], f"{path}.{k}", rtol, atol)
+    elif isinstance(a, list):
+        assert isinstance(b, list) and len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b)):
+            _assert_close_json(x, y, f"{path}[{i}]", rtol, atol)
+    elif isinstance(a, (int, float)) and not isinstance(a, bool) or a in ("inf", "-inf", "nan"):
+        x, y = num(a), num(b)
+        assert (math.isnan(x) and math.isnan(y)) or x == y or abs(x - y) <= atol + rtol * abs(y), (path, a, b)
+    else:
+        assert a == b, (path, a, b)
+
+
+def test_folding_leaves_the_results_unchanged_in_fp32(trained_checkpoint: Path, tmp_path: Path) -> None:
+    """The folded decoder (default) and the model's own decoder give the same results.json to float tolerance
+    with an fp32 search: the attack's search, its diagnostic, every metric, interval and derived number."""
+    from channelae.simulate import SimulationConfig, simulate
+
+    base = {"channel": "pgd-jammer", "snr_db": (math.inf, 10.0), "eps": (0.0, 0.5, 1.0), "n_images": 4,
+            "metrics": ("ssim", "psnr", "mse"), "steps": 4, "attack_precision": "fp32"}
+    runs = {}
+    for fold in (True, False):
+        simulate(SimulationConfig(fold=fold, **base), tmp_path / str(fold), checkpoint=trained_checkpoint,
+                 device="cpu", progress=False, command="test")
+        runs[fold] = load_json(tmp_path / str(fold))
+    for res in runs.values():
+        del res["manifest"]
+    assert runs[True]["convergence"]["precision"] == "fp32"
+    _assert_close_json(runs[True], runs[False])
+
+
 def test_jsr_grid_is_float64_and_plots_use_jsr_as_x_axis(trained_checkpoint: Path, tmp_path: Path) -> None:
     from channelae.plots import dd_curves
 

@@ -52,6 +52,7 @@ from channelae.models.architecture import _Unflatten
 __all__ = [
     "ROWS_PER_PASS",
     "CPUFloat32",
+    "ColumnConvTranspose2d",
     "FoldError",
     "FoldedDecoder",
     "default_channels_last",
@@ -120,6 +121,69 @@ class CPUFloat32(nn.Module):
             return self.layer(x)
         with torch.autocast("cpu", enabled=False):
             return self.layer(x.float())
+
+
+class _ColumnConvTransposeFn(torch.autograd.Function):
+    """``conv_transpose2d(x, w, b)`` as one matrix product and a col2im (groups 1, dilation 1); the input
+    gradient is the strided ``conv2d`` of the output gradient (its exact adjoint). No weight gradients."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, w: Tensor, b: Tensor | None, stride: tuple[int, int],  # type: ignore[override]
+                padding: tuple[int, int], out_hw: tuple[int, int]) -> Tensor:
+        n, c_in, h, wd = x.shape
+        c_out, kh, kw = w.shape[1], w.shape[2], w.shape[3]
+        cols = x.permute(0, 2, 3, 1).reshape(n * h * wd, c_in) @ w.reshape(c_in, c_out * kh * kw)
+        cols = cols.view(n, h * wd, c_out * kh * kw).transpose(1, 2)
+        out = torch.nn.functional.fold(cols, out_hw, (kh, kw), stride=stride, padding=padding)
+        if b is not None:
+            out = out + b.view(1, -1, 1, 1)
+        ctx.save_for_backward(w)
+        ctx.geometry = (stride, padding, x.is_contiguous(memory_format=torch.channels_last))
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+        (w,) = ctx.saved_tensors
+        stride, padding, cl = ctx.geometry
+        gx = torch.nn.functional.conv2d(grad.to(w.dtype), w, None, stride=stride, padding=padding)
+        if cl:
+            gx = gx.contiguous(memory_format=torch.channels_last)
+        return gx, None, None, None, None, None
+
+
+class ColumnConvTranspose2d(nn.Module):
+    """A ``ConvTranspose2d`` with one output channel, computed on CPU as one matrix product
+    ``[N·H·W, C_in] @ [C_in, k_h·k_w]`` and a col2im (``F.fold``); its input gradient is the strided
+    ``conv2d`` of the output gradient. Same function (float rounding aside) as ``layer``; used where the
+    weights need no gradient (the folded decoder) and otherwise falls back to ``layer``.
+
+    Why: oneDNN's forward transposed convolution with a single output channel (the 28×28 decoder's last
+    layer, 32 → 1 channels) ran 3-4× slower than this (1024 rows: 46 → 12 ms fp32, 29 → 9 ms bf16), while
+    its input gradient, a plain convolution, is fast; with 2 output channels it was 1.2-1.5× faster, with
+    3-8 channels slower (measured; ``benchmarks/README.md``), hence one channel only. Under a CPU autocast the
+    product runs in the autocast dtype, as ``conv_transpose2d`` would.
+    """
+
+    def __init__(self, layer: nn.ConvTranspose2d) -> None:
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, x: Tensor) -> Tensor:
+        c = self.layer
+        if x.device.type != "cpu" or x.dim() != 4 or (torch.is_grad_enabled() and c.weight.requires_grad):
+            return c(x)
+        dtype = torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else x.dtype
+        out_hw = tuple((n - 1) * s - 2 * p + k for n, s, p, k in zip(x.shape[-2:], c.stride, c.padding,
+                                                                        c.kernel_size))
+        with torch.autocast("cpu", enabled=False):
+            bias = None if c.bias is None else c.bias.to(dtype)
+            return _ColumnConvTransposeFn.apply(x.to(dtype), c.weight.to(dtype), bias, c.stride, c.padding, out_hw)
+
+
+def _column_conv(m: nn.Module) -> bool:
+    """Whether a transposed convolution runs faster as :class:`ColumnConvTranspose2d` (one output channel)."""
+    return (isinstance(m, nn.ConvTranspose2d) and m.out_channels == 1 and m.groups == 1
+            and m.dilation == (1, 1) and tuple(m.output_padding) == (0, 0) and m.padding_mode == "zeros")
 
 
 def _slow_in_bf16(m: nn.Module) -> bool:
@@ -302,7 +366,8 @@ def fold_decoder(model: nn.Module, *, channels_last: bool | None = None) -> Fold
         for m in body:
             if isinstance(m, _CONV):
                 m.weight.data = m.weight.data.contiguous(memory_format=torch.channels_last)
-    body = [CPUFloat32(m) if _slow_in_bf16(m) else m for m in body]
+    body = [CPUFloat32(m) if _slow_in_bf16(m) else ColumnConvTranspose2d(m) if _column_conv(m) else m
+            for m in body]
     d = layers[0].in_features if isinstance(layers[0], nn.Linear) else model.latent_dim
     folded = FoldedDecoder(head, head_shape, nn.Sequential(*body), d, use_cl)
     return folded.eval()
@@ -324,6 +389,8 @@ def matmul_flops(decoder: nn.Module, latent_dim: int, *, example: Tensor | None 
 
     def hook(m: nn.Module, inp: tuple[Tensor, ...], out: Tensor) -> None:
         nonlocal macs
+        if isinstance(m, ColumnConvTranspose2d):  # counted as the transposed convolution it computes
+            m = m.layer
         if isinstance(m, nn.Linear):
             macs += m.in_features * m.out_features
         elif isinstance(m, nn.ConvTranspose2d):
@@ -333,7 +400,9 @@ def matmul_flops(decoder: nn.Module, latent_dim: int, *, example: Tensor | None 
             kh, kw = m.kernel_size
             macs += (m.in_channels // m.groups) * m.out_channels * kh * kw * out.shape[-2] * out.shape[-1]
 
-    handles = [m.register_forward_hook(hook) for m in decoder.modules() if isinstance(m, (nn.Linear, *_CONV))]
+    inner = {id(m.layer) for m in decoder.modules() if isinstance(m, ColumnConvTranspose2d)}
+    handles = [m.register_forward_hook(hook) for m in decoder.modules()
+               if isinstance(m, (nn.Linear, *_CONV, ColumnConvTranspose2d)) and id(m) not in inner]
     try:
         p = next(decoder.parameters())
         x = example if example is not None else torch.zeros(1, latent_dim, dtype=p.dtype, device=p.device)
