@@ -143,7 +143,7 @@ def bf16_native(device: torch.device | str = "cpu") -> bool:
 
 def resolve_precision(precision: str, device: torch.device | str = "cpu") -> str:
     """``fp32`` or ``bf16`` for the attack's search: ``auto`` → bf16 where :func:`bf16_native`, else fp32."""
-    check_one_of(precision, PRECISIONS, "--attack-precision")
+    check_one_of(precision, PRECISIONS, "precision")
     if precision == "auto":
         return "bf16" if bf16_native(device) else "fp32"
     return precision
@@ -366,11 +366,11 @@ def attack(
         :func:`curvature_directions`); the first restart's first ``min(k, starts)`` explored starts are
         ``radius · directions[i]``, the other starts (and later restarts) random.
     """
-    check_one_of(mode, MODES, "--mode")
-    check_one_of(norm, NORMS, "--norm")
-    steps = check_int_range(steps, "--steps", low=1)
-    restarts = check_int_range(restarts, "--restarts", low=1)
-    starts = check_int_range(starts, "--starts", low=1)
+    check_one_of(mode, MODES, "mode")
+    check_one_of(norm, NORMS, "norm")
+    steps = check_int_range(steps, "steps", low=1)
+    restarts = check_int_range(restarts, "restarts", low=1)
+    starts = check_int_range(starts, "starts", low=1)
     device = torch.device(device)
     precision = resolve_precision(precision, device)
     shape = torch.Size(shape)
@@ -455,7 +455,7 @@ def distance(name: str, pred: Tensor, target: Tensor, *, lpips_metric: Callable 
     ``ssim`` gives ``1 − SSIM`` (Gaussian 11×11, σ = 1.5, data range 1); ``lpips`` needs ``lpips_metric``
     (a callable on ``[N, C, H, W]`` pairs returning ``[N]``, see :mod:`channelae.metrics`).
     """
-    check_one_of(name, DISTANCES, "--distance")
+    check_one_of(name, DISTANCES, "distance")
     pred, target = torch.broadcast_tensors(pred, target)
     lead = pred.shape[:-3]
     if name == "mse":
@@ -470,7 +470,7 @@ def distance(name: str, pred: Tensor, target: Tensor, *, lpips_metric: Callable 
         return (1.0 - ssim_per_image(p, t)).reshape(lead)
     if lpips_metric is None:
         raise UsageError("the lpips distance needs the LPIPS backbone; build it with channelae.metrics",
-                         "--distance")
+                         "lpips_metric")
     return lpips_metric(p, t).reshape(lead)
 
 
@@ -498,7 +498,7 @@ def resolve_target(
     path = Path(target)
     if not path.is_file():
         raise UsageError(f"unknown target {str(target)!r}; allowed: {', '.join(TARGETS)} or an image file",
-                         "--target")
+                         "target")
     return _load_target_image(path, clean)
 
 
@@ -511,6 +511,6 @@ def _load_target_image(path: Path, clean: Tensor) -> Tensor:
             im = im.convert("L" if c == 1 else "RGB").resize((w, h), Image.BILINEAR)
             data = torch.frombuffer(bytearray(im.tobytes()), dtype=torch.uint8)
     except (UnidentifiedImageError, OSError) as exc:
-        raise UsageError(f"cannot read target image {path}: {exc}", "--target") from None
+        raise UsageError(f"cannot read target image {path}: {exc}", "target") from None
     img = data.reshape(h, w, c).permute(2, 0, 1).to(clean.dtype) / 255.0
     return img.unsqueeze(0).to(clean.device)

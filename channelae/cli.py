@@ -539,6 +539,27 @@ def _fail(message: str, code: int) -> None:
     raise SystemExit(code)
 
 
+def _usage_line(exc: Any) -> str:
+    """A library ``UsageError`` as the user typed it: the library names its parameter (``eot``, ``k_db``,
+    ``res``), the line names the command's flag for it (``--eot``, ``--k-db``) or, for a channel option the
+    user gave as ``--channel-option res=...``, that option."""
+    arg = exc.argument
+    if not arg or not arg.isidentifier():
+        return str(exc)
+    command = getattr(_command(), "commands", {}).get(_ARGV[0] if _ARGV else "")
+    flags = {opt for p in getattr(command, "params", []) for opt in getattr(p, "opts", [])}
+    flag = "--" + arg.replace("_", "-")
+    if flag in flags:
+        return f"{flag}: {exc.message}"
+    from itertools import pairwise
+
+    given = [v for k, v in pairwise(_ARGV) if k == "--channel-option"]
+    given += [a.split("=", 1)[1] for a in _ARGV if a.startswith("--channel-option=")]
+    if any(v.split("=", 1)[0].strip() == arg for v in given):
+        return f"--channel-option {arg}: {exc.message}"
+    return str(exc)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: runs the app and turns user mistakes into one-line errors (exit 2)."""
     # OpenMP threads that spin-wait for each other make every multi-threaded op wait for a descheduled worker
@@ -562,7 +583,7 @@ def main(argv: list[str] | None = None) -> None:
         from channelae.errors import UsageError
 
         if isinstance(exc, UsageError):
-            _fail(str(exc), 2)
+            _fail(_usage_line(exc), 2)
         if getattr(exc, "exit_code", None) == 2 and hasattr(exc, "format_message"):  # typer/click usage
             _fail(exc.format_message().replace("\n", " ").replace("Value error, ", ""), 2)
         if isinstance(exc, FloatingPointError):

@@ -275,6 +275,9 @@ def _check_early(config: SimulationConfig, jammers: list[str], out: Path,
     try:
         link_channel(config.channel, **opts)
     except ValueError as exc:  # a (plugin) channel refusing an option value
+        if isinstance(exc, UsageError) and exc.argument and exc.argument.isidentifier():  # names its parameter
+            where = "" if f"channel {config.channel!r}" in exc.message else f"channel {config.channel!r}: "
+            raise UsageError(f"{where}{exc.message}", exc.argument) from None
         raise UsageError(f"channel {config.channel!r}: {exc}",
                          "--channel-option" if config.channel_extra else "--channel") from None
     for name in config.metrics:

@@ -109,10 +109,6 @@ def channel_options(name: str) -> set[str] | None:
     return {p.name for p in params if p.kind in keyword}
 
 
-def _option_flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
 def build_channel(spec: str, **options: Any) -> Channel:
     """Build the channel described by ``spec``: stage names joined by ``+``, applied left to right.
 
@@ -144,7 +140,7 @@ def build_channel(spec: str, **options: Any) -> Channel:
         if not any(acc is None or key in acc for acc in accepted):
             takers = [n for n in channel_names() if (acc := channel_options(n)) is None or key in acc]
             where = f"channels that take it: {', '.join(takers)}" if takers else "no channel takes it"
-            raise UsageError(f"option {key!r} is not used by channel {spec!r}; {where}", _option_flag(key))
+            raise UsageError(f"option {key!r} is not used by channel {spec!r}; {where}", key)
 
     stages: list[Channel] = []
     for i, (name, factory, acc) in enumerate(zip(names, factories, accepted)):

@@ -44,10 +44,10 @@ def budget_grid(eps: float | list[float] | Tensor | None, jsr_db: float | list[f
                 ) -> tuple[str, Tensor]:
     """``("eps", ε [E])`` or ``("jsr_db", JSR [E])`` from exactly one of the two; validated."""
     if (eps is None) == (jsr_db is None):
-        raise UsageError("give exactly one jammer budget: --eps (L2 norm per example) or --jsr-db (dB)",
-                         "--eps" if eps is not None else "--jsr-db")
+        raise UsageError("give exactly one jammer budget: eps (L2 norm per example) or jsr_db (dB)",
+                         "eps" if eps is not None else "jsr_db")
     name, values = ("eps", eps) if eps is not None else ("jsr_db", jsr_db)
-    arg = "--eps" if name == "eps" else "--jsr-db"
+    arg = name
     t = torch.as_tensor(values, dtype=torch.float64).reshape(-1)
     if t.numel() == 0:
         raise UsageError("needs at least one value", arg)
@@ -64,7 +64,7 @@ def budget_grid(eps: float | list[float] | Tensor | None, jsr_db: float | list[f
 
 def check_eps_unit(unit: str) -> str:
     """``unit`` if it is one of :data:`EPS_UNITS` (``link``, ``latent``), else a one-line usage error."""
-    return check_one_of(unit, EPS_UNITS, "--eps-unit")
+    return check_one_of(unit, EPS_UNITS, "eps_unit")
 
 
 def signal_symbols(state: ChannelState) -> int:
@@ -193,5 +193,5 @@ def expand_for_grid(t: Tensor) -> Tensor:
 
 def add_perturbation(y: Tensor, h: Tensor, delta: Tensor, placement: str) -> Tensor:
     """``y + δ`` (``rx``: at the receiver) or ``y + h·δ`` (``tx``: added to s before the fading so far)."""
-    check_one_of(placement, PLACEMENTS, "--placement")
+    check_one_of(placement, PLACEMENTS, "placement")
     return y + (h * delta if placement == "tx" else delta)

@@ -33,7 +33,7 @@ from channelae.errors import UsageError
 __all__ = ["NoiseJammer", "jammer_radius"]
 
 
-def jammer_radius(kind: str, values: Tensor, state: ChannelState, argument: str,
+def jammer_radius(kind: str, values: Tensor, state: ChannelState, argument: str | None = None,
                   eps_unit: str = "link") -> Tensor:
     """Symbol-space L2 radius ``[E]`` (link units, Es = 1) of a budget for the link in ``state.ctx``.
 
@@ -73,13 +73,13 @@ class NoiseJammer(Channel):
                  subcarriers: str | tuple[int, int] | None = None) -> None:
         super().__init__()
         self.budget_kind, self.budget = budget_grid(eps, jsr_db)
-        self.placement = check_one_of(placement, PLACEMENTS, "--placement")
+        self.placement = check_one_of(placement, PLACEMENTS, "placement")
         self.eps_unit = check_eps_unit(eps_unit)
         self.res, self.subcarriers = check_res_options(res, subcarriers)
 
     def apply(self, state: ChannelState, snr_db: float | Tensor | None = None, *, tail: Tail | None = None,
               generator: torch.Generator | None = None) -> ChannelState:
-        radius = jammer_radius(self.budget_kind, self.budget, state, "--channel", self.eps_unit)  # [E]
+        radius = jammer_radius(self.budget_kind, self.budget, state, None, self.eps_unit)  # [E]
         sel = grid_selection(state, self.res, self.subcarriers, "noise-jammer")  # REs it may touch, or None
         y = state.y.unsqueeze(-3)  # [..., 1, B, n] (on a grid n = R REs)
         shape = list(y.shape)

@@ -248,31 +248,31 @@ class PGDJammer(Channel):
     ) -> None:
         super().__init__()
         self.budget_kind, self.budget = budget_grid(eps, jsr_db)
-        self.placement = check_one_of(placement, PLACEMENTS, "--placement")
+        self.placement = check_one_of(placement, PLACEMENTS, "placement")
         if target is not None and not isinstance(target, (str, os.PathLike)):
-            raise UsageError(f"must be a target name or an image path; got {target!r}", "--target")
+            raise UsageError(f"must be a target name or an image path; got {target!r}", "target")
         if isinstance(target, str) and target not in ("black", "white", "random", "inverted", "none") and \
                 not os.path.isfile(target):
-            raise UsageError(f"unknown target {target!r}; allowed: black, white, random, inverted or an "
-                             "image file", "--target")
+            raise UsageError(f"{target!r} is neither a target name nor an existing image file; allowed: black, "
+                             "white, random, inverted or the path of an image file", "target")
         self.target = None if target == "none" else target
-        self.distance = check_one_of(distance, DISTANCES, "--distance")
-        self.mode = check_one_of(mode, MODES, "--mode")
+        self.distance = check_one_of(distance, DISTANCES, "distance")
+        self.mode = check_one_of(mode, MODES, "mode")
         if steps is None:
             steps = DEFAULT_STEPS if self.mode == "apgd" else 10
-        self.steps = check_int_range(steps, "--steps", low=1, high=10_000)
-        self.restarts = check_int_range(restarts, "--restarts", low=1, high=1000)
+        self.steps = check_int_range(steps, "steps", low=1, high=10_000)
+        self.restarts = check_int_range(restarts, "restarts", low=1, high=1000)
         if starts is None:
             starts = DEFAULT_STARTS if self.mode == "apgd" else 1
-        self.starts = check_int_range(starts, "--starts", low=1, high=1000)
+        self.starts = check_int_range(starts, "starts", low=1, high=1000)
         if self.starts > 1 and self.mode != "apgd":
-            raise UsageError(f"only the apgd mode explores several starts; got mode {self.mode!r}", "--starts")
-        self.norm = check_one_of(norm, NORMS, "--norm")
-        self.eot = check_int_range(eot, "--eot", low=1, high=10_000)
+            raise UsageError(f"only the apgd mode explores several starts; got mode {self.mode!r}", "starts")
+        self.norm = check_one_of(norm, NORMS, "norm")
+        self.eot = check_int_range(eot, "eot", low=1, high=10_000)
         self.control_variate = bool(control_variate)
         self.alpha = float(alpha)
         self.eps_unit = check_eps_unit(eps_unit)
-        self.attack_precision = check_one_of(attack_precision, PRECISIONS, "--attack-precision")
+        self.attack_precision = check_one_of(attack_precision, PRECISIONS, "attack_precision")
         self.res, self.subcarriers = check_res_options(res, subcarriers)
         self.lpips_metric = None  # set by the link builder when distance == "lpips"
         self.progress: Callable[[int, int], None] | None = None  # progress(done, total) per search pass
@@ -280,9 +280,10 @@ class PGDJammer(Channel):
     def apply(self, state: ChannelState, snr_db: float | Tensor | None = None, *, tail: Tail | None = None,
               generator: torch.Generator | None = None) -> ChannelState:
         if tail is None or state.ctx is None:
-            raise UsageError("pgd-jammer needs the decoder: use it inside a channelae Link", "--channel")
+            raise UsageError("PGDJammer needs the link's decoder (state.ctx and a tail): use it as a stage of a "
+                             "channelae Link, or channelae.sionna_blocks.LinkJammer in a Sionna flow")
         ctx = state.ctx
-        radius = jammer_radius(self.budget_kind, self.budget, state, "--channel", self.eps_unit)  # [E] symbols
+        radius = jammer_radius(self.budget_kind, self.budget, state, None, self.eps_unit)  # [E] symbols
         sel = grid_selection(state, self.res, self.subcarriers, "pgd-jammer")  # REs it may touch (grid) or None
         y = state.y.unsqueeze(-3)  # [..., 1, B, n] (on a grid n = R REs)
         h = expand_for_grid(state.h)

@@ -53,9 +53,9 @@ class Rician(FlatFading):
         add_awgn: bool = True,
     ) -> None:
         super().__init__(block_length=block_length, add_awgn=add_awgn)
-        k_db = _parse_float(k_db, "--k-db")
+        k_db = _parse_float(k_db, "k_db")
         if math.isnan(k_db):
-            raise UsageError(f"must be a K-factor in dB (or ±inf); got {k_db!r}", "--k-db")
+            raise UsageError(f"must be a K-factor in dB (or ±inf); got {k_db!r}", "k_db")
         self.k_db = k_db
         self.los_power, self.scatter_power = rician_powers(k_db)
         if isinstance(los_phase, str) and los_phase.strip().lower() == "random":

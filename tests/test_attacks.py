@@ -214,13 +214,13 @@ def test_auto_precision_follows_native_bf16(monkeypatch) -> None:
     monkeypatch.setattr(A, "_cpu_flags", lambda: frozenset({"avx512f", "avx2"}))
     assert resolve_precision("auto", "cpu") == "fp32"
     assert resolve_precision("bf16", "cpu") == "bf16" and resolve_precision("fp32", "cpu") == "fp32"
-    with pytest.raises(UsageError, match="--attack-precision"):
+    with pytest.raises(UsageError, match="precision"):
         resolve_precision("fp16", "cpu")
 
 
-@pytest.mark.parametrize("kw, arg", [({"mode": "adam"}, "--mode"), ({"norm": "l1"}, "--norm"),
-                                     ({"steps": 0}, "--steps"), ({"starts": 0}, "--starts"),
-                                     ({"precision": "int8"}, "--attack-precision")])
+@pytest.mark.parametrize("kw, arg", [({"mode": "adam"}, "mode"), ({"norm": "l1"}, "norm"),
+                                     ({"steps": 0}, "steps"), ({"starts": 0}, "starts"),
+                                     ({"precision": "int8"}, "precision")])
 def test_bad_options_are_one_line_usage_errors(tiny, kw, arg) -> None:
     with pytest.raises(UsageError, match=arg):
         attack(tiny, (1, 8, M), torch.tensor([[1.0]]), **kw)

@@ -179,6 +179,10 @@ CASES = [
     ("train-latent-dim-zero", [*TRAIN, "--latent-dim", "0"], "--latent-dim"),
     ("train-device-unknown", [*TRAIN, "--device", "tpu"], "--device"),
     ("command-unknown", ["bogus"], "bogus"),
+    # a channel's own error names the library parameter; the line names the flag the user typed (#12)
+    ("eot-zero-names-the-flag", [*SIM, "--eot", "0"], "error: --eot: "),
+    ("channel-option-starts-zero", [*SIM, "--channel-option", "starts=0"], "error: --channel-option starts: "),
+    ("channel-option-res-without-grid", [*SIM, "--channel-option", "res=data"], "error: --channel-option res: "),
 ]
 
 

@@ -83,12 +83,12 @@ def as_snr_grid(snr_db: float | list[float] | Tensor | None) -> Tensor:
     try:
         t = torch.as_tensor(float("inf") if snr_db is None else snr_db, dtype=torch.float32).reshape(-1)
     except (TypeError, ValueError, RuntimeError):
-        raise UsageError(f"SNR values must be numbers in dB or inf; got {snr_db!r}", "--snr-db") from None
+        raise UsageError(f"SNR values must be numbers in dB or inf; got {snr_db!r}", "snr_db") from None
     if t.numel() == 0:
-        raise UsageError("needs at least one SNR value", "--snr-db")
+        raise UsageError("needs at least one SNR value", "snr_db")
     bad = [v for v in t.tolist() if math.isnan(v) or v == float("-inf")]
     if bad:
-        raise UsageError(f"SNR values must be numbers in dB or inf; got {bad[0]}", "--snr-db")
+        raise UsageError(f"SNR values must be numbers in dB or inf; got {bad[0]}", "snr_db")
     return t
 
 
