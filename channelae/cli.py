@@ -62,6 +62,7 @@ _Placement = _choice("Placement", ("rx", "tx"))
 _Reference = _choice("Reference", ("input", "reconstruction"))
 _Equalizer = _choice("Equalizer", ("lmmse", "zf", "none"))
 _EpsUnit = _choice("EpsUnit", ("link", "latent"))
+_LinkKind = _choice("LinkKind", ("analog", "digital"))  # digital.simulation.LINKS
 _Precision = _choice("AttackPrecision", ("fp32", "bf16", "auto"))  # attacks.PRECISIONS
 _DEFAULT_PRECISION = _Precision(DEFAULT_ATTACK_PRECISION)
 _AdvMode = _choice("AdvMode", ("strong", "faithful"))  # hardening.ADV_MODES
@@ -177,6 +178,11 @@ def simulate(
     limit: Annotated[list[str] | None, typer.Option(help="Limit line override METRIC=VALUE (repeatable).", show_default="each metric's study limit")] = None,
     channel_option: Annotated[list[str] | None, typer.Option(help="Further channel option NAME=VALUE, e.g. a plugin's phase_std_deg=20 (repeatable).", show_default="none")] = None,
     equalizer: Annotated[_Equalizer, typer.Option(help="Receiver equaliser.")] = _Equalizer.lmmse,
+    link: Annotated[_LinkKind, typer.Option(help="analog: the latent on the channel; digital: the latent quantised on mean ± 3σ per dimension, 5G LDPC coded, QAM modulated (options below; budgets on its n_c symbols, JSR = ε²/n_c; BER/BLER reported).")] = _LinkKind.analog,
+    bits: Annotated[int | None, typer.Option(help="Digital link: bits per latent dimension, 1-16.", show_default="6; --equal-bandwidth: the most that fit")] = None,
+    code_rate: Annotated[float | None, typer.Option(help="Digital link: 5G LDPC rate in [0.2, 0.95], or 1 = uncoded; with --equal-bandwidth the largest rate allowed.", show_default="0.5; --equal-bandwidth: 0.75")] = None,
+    qam: Annotated[int | None, typer.Option(help="Digital link: QAM order 4, 16, 64, 256 or 1024.", show_default="16; --equal-bandwidth: the smallest that fits")] = None,
+    equal_bandwidth: Annotated[bool, typer.Option("--equal-bandwidth", help="Digital link: pick bits, rate and QAM so it uses the analog link's n = ceil(d/2) channel uses (an error says when impossible).")] = False,
     out: Annotated[Path, typer.Option(help="Results directory. Other settings there are refused (see --overwrite); the same settings resume an interrupted run or show the finished results.")] = Path("results/simulate"),
     overwrite: _Overwrite = False,
     seed: _Seed = 0,
@@ -212,6 +218,7 @@ def simulate(
         metrics=tuple(_split_list(metrics, "--metrics")), reference=reference, equalizer=equalizer,
         limits=tuple(_parse_limits(limit or [])), channel_extra=tuple(_parse_channel_options(channel_option or [])),
         seed=seed, eps_unit=eps_unit, draws=draws, attack_precision=attack_precision,
+        link=_value(link), bits=bits, code_rate=code_rate, qam=qam, equal_bandwidth=equal_bandwidth,
     )
     results = run(cfg, out, checkpoint=checkpoint, model=model, dataset=dataset, data_dir=data_dir,
                   device=device, progress=not quiet, command="channelae " + shlex.join(_ARGV), overwrite=overwrite)

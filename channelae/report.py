@@ -192,6 +192,12 @@ def print_summary(results: Results, console: Console | None = None) -> None:
 
     say(f"{results.channel} · {_model_text(results)} · {results.n_images} images{draws} · {m} ({better}{unit}) "
         f"vs {_reference_text(results)}")
+    digital = results.extra.get("digital")
+    if isinstance(digital, dict):  # simulate --link digital (channelae.digital.simulation)
+        code = (f"LDPC rate {digital['code_rate']:.3g}" if digital.get("coded", True) else "uncoded")
+        say(f"digital link: {digital['bits']} bits per latent dimension, {code}, {digital['qam']}-QAM: n_c = "
+            f"{digital['num_channel_uses']} channel uses per image (analog link: n = "
+            f"{digital['analog_channel_uses']}); BER/BLER in the full tables")
     if jammed:
         rel = b.eps_relative[hi] if b.eps_relative is not None else None
         share = f" = {100 * rel:.3g} % of the mean clean {b.relative_to.removeprefix('mean ')}" if rel else ""

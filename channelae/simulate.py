@@ -117,6 +117,10 @@ class SimulationConfig:
         jammer's default, ``auto``); the link evaluates the perturbation and every metric in fp32 either way.
     :param fold: decode with the exactly folded decoder (:mod:`channelae.models.fold`; default). ``False``
         runs the model's own decoder: the same numbers up to float rounding (fp32), slower.
+    :param link: ``analog`` (default: the autoencoder's latent on the channel) or ``digital`` (quantised latent
+        → 5G LDPC → QAM, :mod:`channelae.digital.simulation`), with its ``bits`` per latent dimension,
+        ``code_rate`` (1 = uncoded), ``qam`` order and ``equal_bandwidth`` (``None``: the digital link's
+        defaults; refused on the analog link).
     """
 
     channel: str = "pgd-jammer"
@@ -147,9 +151,17 @@ class SimulationConfig:
     draws: int = DEFAULT_DRAWS
     attack_precision: str | None = None
     fold: bool = True
+    link: str = "analog"
+    bits: int | None = None
+    code_rate: float | None = None
+    qam: int | None = None
+    equal_bandwidth: bool = False
 
     def validate(self) -> None:
         from channelae.definitions import EPS_UNITS
+        from channelae.digital.simulation import check_config
+
+        check_config(self)  # --link and the digital link's options
 
         check_one_of(self.reference, REFERENCES, "--reference")
         check_one_of(self.eps_unit, EPS_UNITS, "--eps-unit")
@@ -362,6 +374,7 @@ class GridPlan:
     :ivar reference: the noise-only reference's channel spec (zero jammer budget), or ``None`` without a
         jammer; ``reference_snr_db`` ``[K]`` its SNR grid (:data:`channelae.curves.REFERENCE_SNR_DB` and the
         finite ``snr_db`` points, ascending, ``inf`` last).
+    :ivar symbol_norm: the mean clean ‖s‖ when it is not ``gain·‖z‖`` (the digital link: nominal ``sqrt(n_c)``).
     """
 
     eps: list[float]
@@ -375,6 +388,7 @@ class GridPlan:
     axis: str = "eps"
     reference: str | None = None
     reference_snr_db: Tensor | None = None
+    symbol_norm: float | None = None
 
     @property
     def control(self) -> str | None:
@@ -399,6 +413,10 @@ def plan_grid(config: SimulationConfig, meta: dict[str, Any], dataset: str) -> G
     unit = config.eps_unit
     gain = 1.0 / math.sqrt(float(meta["p_ref"]))
     n_sym = num_symbols(int(meta["config"]["latent_dim"]))
+    if config.link == "digital":  # budgets on the digital link's QAM symbols: gain 1, n = its channel uses n_c
+        from channelae.digital.simulation import grid_units
+
+        gain, n_sym = grid_units(config, meta)
     jammed = bool(jammer_stages(config.channel))
     if jammed:  # the n of JSR: the REs carrying signal when a grid channel (ofdm) spreads the symbols
         from channelae.channels._budget import spec_signal_symbols
@@ -432,7 +450,8 @@ def plan_grid(config: SimulationConfig, meta: dict[str, Any], dataset: str) -> G
         ref_snr = torch.tensor(points, dtype=torch.float32)
     return GridPlan(eps=eps_t.tolist(), highlight=highlight, snr_db=snr, gain=gain, num_symbols=n_sym, links=links,
                     eps_unit=unit, jsr_db=eps_to_jsr_db(eps_t, gain, n_sym, unit=unit).tolist(), axis=axis,
-                    reference=reference, reference_snr_db=ref_snr)
+                    reference=reference, reference_snr_db=ref_snr,
+                    symbol_norm=math.sqrt(n_sym) if config.link == "digital" else None)
 
 
 def _build_links(config: SimulationConfig, plan: GridPlan, ckpt: Path, dev: torch.device) -> dict[str, Any]:
@@ -454,6 +473,11 @@ def _build_links(config: SimulationConfig, plan: GridPlan, ckpt: Path, dev: torc
             takes = _stage_options(spec)
             o = {k: v for k, v in o.items()  # extras meant for the PGD jammer alone
                  if k not in dict(config.channel_extra) or any(t is None or k in t for t in takes)}
+        if config.link == "digital":
+            from channelae.digital.simulation import build_link
+
+            links[name] = build_link(config, spec, ckpt, dev, o)
+            continue
         links[name] = Link.from_checkpoint(ckpt, spec, device=dev, equalizer=config.equalizer,
                                            channel_options=o, fold=config.fold)
     return links
@@ -627,6 +651,10 @@ def _run_chunks(config: SimulationConfig, plan: GridPlan, links: dict[str, Any],
                 ref = xr if config.reference == "input" else o.clean
                 for mname, metric in metrics.per_image.items():
                     tensors[f"{lname}.{mname}"] = _per_image(metric, o.x_hat, ref, (S, E), D)
+                if config.link == "digital":  # BER / BLER per image
+                    from channelae.digital.simulation import rate_tensors
+
+                    tensors.update(rate_tensors(lname, o, D))
                 _lap("metrics")
                 tensors[f"{lname}.z_hat"] = o.z_hat[:, :, ::D].detach().float().cpu()  # [S, E, B, d]
                 diag = getattr(stage, "last_diagnostics", None) if stage is not None else None
@@ -674,7 +702,8 @@ def _gather(partial: Path, n_chunks: int, links: list[str], metrics: MetricSet, 
 
     chunks = [load_file(str(partial / f"chunk_{c:05d}.safetensors")) for c in range(n_chunks)]
     per_image = {k: torch.cat([ch[k] for ch in chunks], dim=-1 if not k.endswith("z_hat") else -2)
-                 for k in chunks[0] if k.split(".")[-1] in metrics.per_image or k.endswith("z_hat")}
+                 for k in chunks[0] if k.split(".")[-1] in metrics.per_image or k.endswith("z_hat")
+                 or (k.split(".")[-1] in metrics.specs and k.split(".")[-1] not in metrics.per_set)}
     convergence: dict[str, Tensor] = {}
     for k in chunks[0]:
         if k.endswith((".conv_eot", ".conv_cv")):
@@ -792,6 +821,10 @@ def simulate(
     plan = plan_grid(config, src.meta, src.dataset)
     links = _build_links(config, plan, src.path, dev)  # loads the weights: a broken checkpoint stops here
     metrics = _build_metrics(config, links, dev, metric_overrides)
+    if config.link == "digital":  # BER / BLER beside the quality metrics (channelae.digital.simulation)
+        from channelae.digital.simulation import error_rate_specs
+
+        metrics = replace(metrics, specs={**metrics.specs, **error_rate_specs()})
     weights_sha = src.weights_sha256()
 
     data = load_dataset(src.dataset, dataset_info(src.dataset).eval_split, data_dir=data_dir,
@@ -833,6 +866,10 @@ def simulate(
     results = replace(stats, channel=config.channel, control=plan.control, reference=config.reference,
                       dataset=src.dataset, n_images=len(data), skipped_metrics=metrics.skipped, draws=config.draws,
                       manifest=_manifest(config, src, weights_sha, command))
+    if config.link == "digital":
+        from channelae.digital.simulation import describe
+
+        results.extra["digital"] = describe(links[main_links[0]])
     _write(outp, results, gathered, plan, main_links, labels=getattr(data, "labels", None))
     shutil.rmtree(partial, ignore_errors=True)
     _lap("statistics + write")
@@ -957,7 +994,7 @@ def _statistics(*, plan: GridPlan, links: list[str], specs: dict[str, Any], per_
                 ci = mean_ci(a - b_, dim=-1)  # paired: same images, realisations and budgets
                 gap[mname] = Curve(mean=ci.mean.tolist(), lo=ci.lo.tolist(), hi=ci.hi.tolist())
     z_norm = float(z.norm(dim=-1).mean())
-    s_norm = gain * z_norm  # ‖s‖ = g·‖z‖ (the zero pad of an odd d adds nothing)
+    s_norm = gain * z_norm if plan.symbol_norm is None else plan.symbol_norm  # ‖s‖ = g·‖z‖ (odd d: zero pad)
     bars = None
     key = f"{main}.z_hat"
     if key in per_image:

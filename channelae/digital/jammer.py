@@ -41,7 +41,7 @@ from torch import Tensor
 from channelae.attacks import pgd
 from channelae.channels import Channel
 from channelae.channels._budget import add_perturbation, expand_for_grid
-from channelae.channels.base import ChannelState, Tail
+from channelae.channels.base import ChannelState, Tail, call_tail, private_generator
 from channelae.channels.compose import Compose
 from channelae.channels.noise_jammer import jammer_radius
 from channelae.channels.pgd_jammer import PGDJammer
@@ -105,6 +105,11 @@ class DigitalPGDJammer(Channel):
             raise UsageError("the digital PGD jammer needs the digital link's demapper: use it inside a "
                              "DigitalLink", "--channel")
         sp = self.spec
+        # common random numbers: the jammer's randomness (random starts, the draws of later random stages in
+        # its search) comes from a private generator seeded with exactly one draw of the link's, as for the
+        # analog PGD jammer and the noise jammer, so the link's stream after it is the same in every link
+        gen = private_generator(generator, "pgd-jammer")
+        start_gen = private_generator(gen, "digital pgd-jammer starts")
         radius = jammer_radius(sp.budget_kind, sp.budget, state, "--channel")  # [E], symbol units
         y = state.y.unsqueeze(-3)  # [..., 1, B, n]
         h = expand_for_grid(state.h)
@@ -133,9 +138,9 @@ class DigitalPGDJammer(Channel):
 
             def objective(d: Tensor) -> Tensor:
                 dc = torch.complex(d[..., :n], d[..., n:])
-                st = state.replace(y=add_perturbation(y_e, h_e, rep(dc, -2), sp.placement), h=h_e, no=no_e,
-                                   ctx=ctx_s)
-                v = llr_surrogate(tail(st), bits, self.cap)  # [..., E', N·B]
+                st = state.with_budget_dim(y=add_perturbation(y_e, h_e, rep(dc, -2), sp.placement), h=h_e,
+                                           no=no_e, ctx=ctx_s)
+                v = llr_surrogate(call_tail(tail, st, gen), bits, self.cap)  # [..., E', N·B]
                 return v if N == 1 else v.reshape(*v.shape[:-1], B, N).mean(-1)
 
             rsub = r.reshape([1] * len(lead) + [active.numel(), 1])
@@ -143,12 +148,13 @@ class DigitalPGDJammer(Channel):
                 rsub = rsub / math.sqrt(2 * n)
             sub = shape[:-3] + torch.Size([active.numel()]) + shape[-2:]
             found = pgd(objective, sub, rsub, mode=sp.mode, steps=sp.steps, restarts=sp.restarts, norm=sp.norm,
-                        alpha=sp.alpha, generator=generator, dtype=torch.float64, device=y.device)
+                        alpha=sp.alpha, generator=start_gen, dtype=torch.float64, device=y.device)
             delta = delta.index_copy(len(lead), active, found)
         delta = delta.to(y.real.dtype)
         delta_c = torch.complex(delta[..., :n], delta[..., n:])
         self.last_delta = delta_c
-        return state.replace(y=add_perturbation(y, h, delta_c, sp.placement), h=h, no=no)
+        # the budget dim joins the shared dims: later random stages draw one realisation for every budget
+        return state.with_budget_dim(y=add_perturbation(y, h, delta_c, sp.placement), h=h, no=no)
 
     def extra_repr(self) -> str:
         sp = self.spec

@@ -63,6 +63,7 @@ __all__ = [
     "DigitalLink",
     "DigitalOutput",
     "equalize_for_demapper",
+    "resolve_plan",
 ]
 
 DEFAULT_BITS: int = 6
@@ -123,6 +124,11 @@ class DigitalOutput:
     snr_db: Tensor
     state: ChannelState
 
+    def error_rates(self) -> dict[str, Tensor]:
+        """Per-image error rates ``{name: [S, E, B]}``: ``ber`` (payload bits after decoding), ``coded_ber``
+        (coded bits before decoding) and ``bler`` (fraction of the example's codewords in error)."""
+        return {"ber": self.info_ber, "coded_ber": self.coded_ber, "bler": self.bler}
+
     def rates(self) -> dict[str, Tensor]:
         """Mean error rates per (SNR, budget) point: ``{name: [S, E]}``."""
         return {k: getattr(self, k).mean(-1) for k in ("coded_ber", "info_ber", "bler", "frame_error")}
@@ -181,14 +187,8 @@ class DigitalLink(nn.Module):
                 bits = plan.payload_bits // d
             if plan.payload_bits != d * bits:
                 raise UsageError(f"plan carries {plan.payload_bits} bits but d·bits = {d * bits}", "--bits")
-        elif equal_bandwidth:
-            cap = DEFAULT_MAX_CODE_RATE if code_rate is None else float(code_rate)
-            bits, plan = _plan.equal_bandwidth(d, bits=bits, qam=qam, max_code_rate=cap)
         else:
-            bits = DEFAULT_BITS if bits is None else bits
-            rate = DEFAULT_CODE_RATE if code_rate is None else code_rate
-            plan = plan_code(d * check_int_range(bits, "--bits", 1, 16), DEFAULT_QAM if qam is None else qam,
-                             None if rate == 1 else rate)
+            bits, plan = resolve_plan(d, bits=bits, code_rate=code_rate, qam=qam, equal_bandwidth=equal_bandwidth)
         self.quantizer = UniformQuantizer.from_statistics(latent_mean, latent_std, bits, clip_std=clip_std,
                                                           mapping=bit_mapping)
         if self.quantizer.latent_dim != d:
@@ -288,7 +288,8 @@ class DigitalLink(nn.Module):
             clean = self.model.decode(z_q)
         ctx = DigitalContext(clean=clean, inputs=x, z=z, gain=1.0, num_symbols=p.num_channel_uses,
                              coded_bits=coded)
-        state0 = ChannelState.start(s.unsqueeze(0).expand(snr.numel(), *s.shape), ctx=ctx)  # [S, B, n_c]
+        # [S, B, n_c]; the SNR dim is shared (one channel realisation for every SNR point), as on the analog link
+        state0 = ChannelState.start(s.unsqueeze(0).expand(snr.numel(), *s.shape), ctx=ctx, shared_dims=(0,))
         state = self.channel.apply(state0, snr, tail=self.soft_bits, generator=generator)
         if state.y.dim() == 3:  # no budget dim was added: E = 1
             state = state.replace(y=state.y.unsqueeze(-3), h=_grid(state.h), no=_grid(state.no))
@@ -313,6 +314,27 @@ class DigitalLink(nn.Module):
     def extra_repr(self) -> str:
         return (f"bits={self.bits}, n_c={self.num_channel_uses} (analog {self.analog_channel_uses}), "
                 f"equalizer={self.equalizer!r}, csi={self.csi!r}")
+
+
+def resolve_plan(latent_dim: int, *, bits: int | None = None, code_rate: float | None = None,
+                 qam: int | None = None, equal_bandwidth: bool = False) -> tuple[int, CodePlan]:
+    """Bits per dimension and code plan of a :class:`DigitalLink` with these settings (no model needed).
+
+    ``None`` takes the defaults (:data:`DEFAULT_BITS`, :data:`DEFAULT_CODE_RATE`, :data:`DEFAULT_QAM`); under
+    ``equal_bandwidth`` the free settings are picked by :func:`~channelae.digital.plan.equal_bandwidth`, with
+    ``code_rate`` as the largest rate allowed (default :data:`~channelae.digital.plan.DEFAULT_MAX_CODE_RATE`).
+
+    :raises UsageError: bits outside 1…16, unknown QAM order, rate outside 5G's range, or an equal bandwidth
+        that no setting reaches.
+    """
+    d = check_int_range(latent_dim, "latent_dim", 1)
+    if equal_bandwidth:
+        cap = DEFAULT_MAX_CODE_RATE if code_rate is None else float(code_rate)
+        return _plan.equal_bandwidth(d, bits=bits, qam=qam, max_code_rate=cap)
+    bits = DEFAULT_BITS if bits is None else bits
+    rate = DEFAULT_CODE_RATE if code_rate is None else code_rate
+    return bits, plan_code(d * check_int_range(bits, "--bits", 1, 16), DEFAULT_QAM if qam is None else qam,
+                           None if rate == 1 else rate)
 
 
 def equalize_for_demapper(state: ChannelState, csi: str = "perfect") -> tuple[Tensor, Tensor]:

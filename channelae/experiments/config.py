@@ -25,7 +25,8 @@ _MODEL_KEYS = {"label", "family", "lam", "beta", "latent_dim", "harden", "checkp
 _HARDEN_KEYS = {"kind", "eps", "m", "k", "distance", "snr_db", "mode"}
 _SIM_KEYS = {"label", "channel", "eps", "jsr_db", "snr_db", "target", "distance", "mode", "eot", "steps",
              "restarts", "norm", "placement", "k_db", "block_length", "metrics", "limits", "n_images",
-             "reference", "references", "equalizer", "seed", "channel_options", "eps_unit", "draws"}
+             "reference", "references", "equalizer", "seed", "channel_options", "eps_unit", "draws",
+             "link", "bits", "code_rate", "qam", "equal_bandwidth"}
 _QUICK_KEYS = {"epochs", "n_images", "eps", "snr_db", "train_images"}
 _ANALYSIS_KEYS = {"tc_samples"}
 #: Sample points of the exact full-data-set KL decomposition of a β-TCVAE (``[analysis] tc_samples``). Its cost

@@ -106,7 +106,7 @@ def run_experiment(cfg: ExperimentConfig, out: str | os.PathLike[str] | None = N
     """
     from channelae.experiments.stats import model_statistics
     from channelae.io import atomic_write_text
-    from channelae.plots import check_formats, render_combined, render_plots
+    from channelae.plots import check_formats, render_analog_digital, render_combined, render_plots
     from channelae.progress import log_line
     from channelae.results import write_json
     from channelae.simulate import simulate
@@ -182,6 +182,7 @@ def run_experiment(cfg: ExperimentConfig, out: str | os.PathLike[str] | None = N
         title = f"{cfg.name} — {sim_label}" + (f" vs {ref}" if ref else "") + (f", seed {seed_dir}" if multi else "")
         combined += render_combined(_combined_stem(outp, sim_label, ref, seed_dir), by_model, title=title,
                                     dataset=cfg.dataset, formats=plot_formats)
+    combined += render_analog_digital(outp, {"runs": runs}, formats=plot_formats)  # analog and digital simulations
     summary["outputs"] = {"summary_md": str(outp / SUMMARY_MD), "summary_json": str(outp / SUMMARY_JSON),
                           "combined_plots": [str(p) for p in combined], "folder": str(outp)}
     write_json(outp / SUMMARY_JSON, summary)

@@ -14,7 +14,9 @@ Owns the figures; reads nothing but :mod:`channelae.results` (one module per fig
 
 A skipped plot's stale file (any format) from an earlier run in the same directory is removed, so the
 directory's plots always match its ``results.json``. :func:`render_combined` draws the per-model comparison of
-a ``run`` folder. Units: ε = L2 norm per example in the results' unit (``budget.eps_unit``: link or latent; the DD-curves use JSR
+a ``run`` folder; :func:`render_analog_digital` (:mod:`~channelae.plots.analog_digital`) the quality-vs-SNR
+comparison of a ``run`` folder with an analog and a digital (``link = "digital"``) simulation.
+Units: ε = L2 norm per example in the results' unit (``budget.eps_unit``: link or latent; the DD-curves use JSR
 as x axis when the grid was given as JSR); SNR = Es/N0 per complex symbol in dB.
 """
 
@@ -27,6 +29,7 @@ from typing import TYPE_CHECKING
 
 from channelae.plots import dd_curves, heatmap, images, latent_bars
 from channelae.plots import tsne as tsne_module
+from channelae.plots.analog_digital import render_run as render_analog_digital
 from channelae.plots.combined import render_combined
 from channelae.plots.dd_curves import aaddc_region, fill_aaddc, polygon_area
 from channelae.plots.images import pick_budgets
@@ -37,7 +40,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
 __all__ = ["FORMATS", "PLOT_NAMES", "aaddc_region", "check_formats", "fill_aaddc", "pick_budgets", "polygon_area",
-           "render_combined", "render_plots"]
+           "render_analog_digital", "render_combined", "render_plots"]
 
 #: The plots of a results directory (file stems; each written as ``<stem>.<format>``).
 PLOT_NAMES = (dd_curves.NAME, heatmap.NAME, images.NAME, latent_bars.NAME, tsne_module.NAME)
