@@ -59,6 +59,7 @@ def _choice(name: str, values: tuple[str, ...]) -> type[Enum]:
 _Distance = _choice("Distance", ("mse", "l1", "ssim", "lpips"))
 _Mode = _choice("Mode", ("apgd", "strong", "faithful"))
 _Placement = _choice("Placement", ("rx", "tx"))
+_Norm = _choice("Norm", ("l2", "linf"))  # attacks.NORMS
 _Reference = _choice("Reference", ("input", "reconstruction"))
 _Equalizer = _choice("Equalizer", ("lmmse", "zf", "none"))
 _EpsUnit = _choice("EpsUnit", ("link", "latent"))
@@ -170,6 +171,7 @@ def simulate(
     steps: Annotated[int | None, typer.Option(help="PGD steps K.", show_default=f"{DEFAULT_STEPS} for apgd, 10 for strong and faithful")] = None,
     attack_precision: Annotated[_Precision, typer.Option(help="Precision of the PGD jammer's search (auto: bf16 where the CPU/GPU has native bf16, else fp32); the perturbation it returns and every metric are evaluated in fp32.")] = _DEFAULT_PRECISION,
     restarts: Annotated[int, typer.Option(help="PGD random restarts (apgd and strong).")] = 1,
+    norm: Annotated[_Norm, typer.Option(help="Jammer threat model: l2 (‖δ‖₂ ≤ ε) or linf (each real coordinate within ±ε/√(2n)).")] = _Norm.l2,
     placement: Annotated[_Placement, typer.Option(help="Jammer placement: at the receiver or the transmitter.")] = _Placement.rx,
     k_db: Annotated[float, typer.Option(help="Rician K-factor in dB.")] = 10.0,
     block_length: Annotated[int, typer.Option(help="Fading block length in symbols.")] = 1,
@@ -198,8 +200,8 @@ def simulate(
     _check_simulate_args(channel=channel, eps=eps, jsr_db=jsr_db, snr_db=snr_db, metrics=metrics, limit=limit,
                          channel_option=channel_option, dataset=dataset, checkpoint=checkpoint, target=target)
     formats = _plot_formats(plot_format)  # after the checks that import nothing (numpy: ~0.2 s)
-    model, distance, mode, eot, restarts, placement, k_db, block_length, attack_precision = _given(
-        ctx, model=model, distance=distance, mode=mode, eot=eot, restarts=restarts, placement=placement,
+    model, distance, mode, eot, restarts, norm, placement, k_db, block_length, attack_precision = _given(
+        ctx, model=model, distance=distance, mode=mode, eot=eot, restarts=restarts, norm=norm, placement=placement,
         k_db=k_db, block_length=block_length, attack_precision=attack_precision)
     reference, equalizer, eps_unit = _value(reference), _value(equalizer), _value(eps_unit)
     from channelae import report
@@ -214,7 +216,7 @@ def simulate(
         jsr_db=tuple(parse_grid(jsr_db, "--jsr-db")) if jsr_db is not None else None,
         snr_db=tuple(parse_grid(snr_db, "--snr-db", allow_inf=True)) if snr_db is not None else DEFAULT_SNR_DB,
         n_images=n_images, target=target, distance=distance, mode=mode, eot=eot, steps=steps,
-        restarts=restarts, placement=placement, k_db=k_db, block_length=block_length,
+        restarts=restarts, norm=norm, placement=placement, k_db=k_db, block_length=block_length,
         metrics=tuple(_split_list(metrics, "--metrics")), reference=reference, equalizer=equalizer,
         limits=tuple(_parse_limits(limit or [])), channel_extra=tuple(_parse_channel_options(channel_option or [])),
         seed=seed, eps_unit=eps_unit, draws=draws, attack_precision=attack_precision,

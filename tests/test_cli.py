@@ -436,6 +436,10 @@ def test_channel_defaults_reach_the_library_only_when_given(trained_checkpoint: 
     assert (cfg.distance, cfg.mode, cfg.eot, cfg.restarts, cfg.placement, cfg.k_db, cfg.block_length) == (
         "ssim", "faithful", 2, 1, "tx", 3.0, 4)
     assert type(cfg.distance) is str and type(cfg.mode) is str and cfg.equalizer == "zf"
+    assert cfg.norm is None  # not given
+    with pytest.raises(_Captured):  # the L-inf jammer has a flag (--channel-option norm= sends the user to --norm)
+        run_cli([*base, "--channel", "pgd-jammer", "--norm", "linf"])
+    assert seen["cfg"].norm == "linf" and type(seen["cfg"].norm) is str
 
 
 def test_help_and_usage_errors_import_no_torch(tmp_path: Path) -> None:
