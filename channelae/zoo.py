@@ -141,16 +141,17 @@ def train(
             meta = read_metadata(out)
             return TrainResult(out_dir=out, history=meta.get("history", []), meta=meta)
     out = Path(out)
+    import torch
+
+    torch.manual_seed(seed)
+    # built before the announcement: a bad latent_dim, lam or beta is one usage line, not "training ..." first
+    net = build_model(model, info.image_shape, settings["latent_dim"], lam=settings["lam"], beta=beta)
     if log is None and progress:
         from channelae.progress import log_line as log
     if log is not None:
         state = out / STATE_NAME
         _announce(log, model, dataset, settings, len(train_set), out, out.parent == cache_root, str(dev),
                   _epochs_done(state) if resume and state.exists() else 0)
-    import torch
-
-    torch.manual_seed(seed)
-    net = build_model(model, info.image_shape, settings["latent_dim"], lam=settings["lam"], beta=beta)
     return train_model(
         net, train_set, val_set, cfg, out, device=dev, resume=resume, progress=progress,
         step_hook=step_hook,

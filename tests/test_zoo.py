@@ -74,6 +74,15 @@ def test_explanations_train_announce_then_reuse() -> None:
     assert any("measured here: " + res.path.name in line for line in lines), lines
 
 
+def test_bad_model_settings_refused_before_the_announcement(tmp_path: Path) -> None:
+    # `channelae train --beta -1` printed "training ... about 15 s" and only then the usage error (#12)
+    for kw, arg in (({"beta": -1.0}, "beta"), ({"lam": -1.0}, "lam"), ({"latent_dim": 0}, "latent")):
+        lines: list[str] = []
+        with pytest.raises(UsageError, match=arg):
+            zoo.train("tc-vae", "mnist-5k", out=tmp_path / "ckpt", log=lines.append, **TINY, **kw)
+        assert lines == [] and not (tmp_path / "ckpt").exists()
+
+
 def test_missing_default_names_the_cached_alternative() -> None:
     one = zoo.resolve_model("ae", progress=False, **TINY).path  # 1 epoch, 128 images
     res = zoo.resolve_model("ae", train_missing=False, progress=False)  # default settings: 5 epochs
