@@ -164,3 +164,29 @@ class Registry(Generic[T]):
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._items)
+
+
+def lazy_exports(package: str, exports: dict[str, str],
+                 names: list[str]) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """Module ``__getattr__`` and ``__dir__`` for ``package`` that import its public names on first use.
+
+    :param package: the package's ``__name__``.
+    :param exports: public name → module that defines it (imported when the name is first read, then cached
+        in the package's namespace).
+    :param names: the package's ``__all__`` (listed by ``dir()`` before they are imported).
+
+    Usage, at the end of a package ``__init__``: ``__getattr__, __dir__ = lazy_exports(__name__, _LAZY_EXPORTS,
+    __all__)``; the registry packages use it so that ``channelae list`` and the CLI's help import no torch.
+    """
+
+    def __getattr__(name: str) -> Any:
+        if name in exports:
+            value = getattr(importlib.import_module(exports[name]), name)
+            setattr(sys.modules[package], name, value)
+            return value
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    def __dir__() -> list[str]:
+        return sorted(set(vars(sys.modules[package])) | set(names))
+
+    return __getattr__, __dir__

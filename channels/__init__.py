@@ -16,13 +16,12 @@ line: that would import torch for ``channelae --help``). Plugins register with t
 
 from __future__ import annotations
 
-import importlib
 import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from channelae.errors import UsageError
-from channelae.registry import Registry
+from channelae.registry import Registry, lazy_exports
 
 if TYPE_CHECKING:
     from channelae.channels.base import Channel, ChannelState, Tail, snr_for
@@ -62,16 +61,7 @@ _LAZY_EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY_EXPORTS:
-        value = getattr(importlib.import_module(_LAZY_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY_EXPORTS, __all__)
 
 
 def channel_names() -> list[str]:

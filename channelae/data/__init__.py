@@ -22,15 +22,14 @@ Example::
 
 from __future__ import annotations
 
-import importlib
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from channelae._validation import check_int_range, check_one_of
 from channelae.errors import UsageError
 from channelae.paths import data_search_dirs
-from channelae.registry import Registry
+from channelae.registry import Registry, lazy_exports
 
 if TYPE_CHECKING:
     from channelae.data.base import (
@@ -65,16 +64,7 @@ _LAZY_EXPORTS = {name: "channelae.data.base" for name in ("DatasetEntry", "Datas
                                                           "TensorImageDataset", "register_dataset")}
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY_EXPORTS:
-        value = getattr(importlib.import_module(_LAZY_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY_EXPORTS, __all__)
 
 
 def dataset_info(name: str) -> DatasetInfo:

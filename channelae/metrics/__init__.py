@@ -16,10 +16,9 @@ order of ``METRICS.names()`` in help and messages) and its public names in ``_LA
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from channelae.registry import Registry
+from channelae.registry import Registry, lazy_exports
 
 if TYPE_CHECKING:
     from channelae.metrics.base import Metric
@@ -75,13 +74,4 @@ _LAZY_EXPORTS: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY_EXPORTS:
-        value = getattr(importlib.import_module(_LAZY_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY_EXPORTS, __all__)

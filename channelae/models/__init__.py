@@ -10,11 +10,10 @@ family: its class (e.g. in ``families.py``) and one ``MODELS.register_lazy`` lin
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from channelae._validation import check_int_range, check_non_negative
-from channelae.registry import Registry
+from channelae.registry import Registry, lazy_exports
 
 if TYPE_CHECKING:
     from channelae.models.base import Autoencoder, LossOutput, ModelConfig, ModelOutput
@@ -43,16 +42,7 @@ _LAZY_EXPORTS = {name: "channelae.models.base" for name in ("Autoencoder", "Loss
                                                               "ModelOutput")}
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY_EXPORTS:
-        value = getattr(importlib.import_module(_LAZY_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY_EXPORTS, __all__)
 
 
 def build_model(
