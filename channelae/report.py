@@ -108,34 +108,48 @@ def _summary_rows(n: int) -> list[int]:
     return sorted({round(i * (n - 1) / (SUMMARY_MAX_SNR_ROWS - 1)) for i in range(SUMMARY_MAX_SNR_ROWS)})
 
 
-def _eq_short(results: Results, link: str, metric: str, si: int, ei: int) -> str:
-    """The summary's equivalent-SNR cell: the loss in dB at a finite SNR; at a noiseless one the SNR ``s′`` the
-    jammed link is as good as (``as 8.1``); bounds where the value lies outside the reference curve."""
+def _eq_case(results: Results, link: str, metric: str, si: int, ei: int) -> tuple[str, float] | None:
+    """What an equivalent-SNR cell shows, as ``(case, number)``: at a noiseless SNR ``best`` (as good as the
+    noiseless reference), ``below``/``above`` (``s′`` below / above the reference curve's finite SNRs: the number
+    is that bound) or ``as`` (``s′`` in dB); at a finite SNR ``beyond`` (the loss exceeds ``s`` − lowest
+    reference SNR: that number), ``censored`` (an upper bound on the loss) or ``loss`` (in dB); ``nan``; None
+    when the results have no equivalent SNR for this link and metric."""
     loss = results.equivalent_snr_loss_db.get(link, {}).get(metric)
     sp = results.equivalent_snr_db.get(link, {}).get(metric)
     status = results.equivalent_snr_status.get(link, {}).get(metric)
     ref = results.reference_curve
     if loss is None or sp is None or ref is None:
-        return ""
+        return None
     st = status[si][ei] if status is not None else "ok"
     finite = [v for v in ref.snr_db if math.isfinite(v)]
     lo_snr, hi_snr = (min(finite), max(finite)) if finite else (math.nan, math.nan)
     s = results.snr_db[si]
     if st == "nan":
-        return "n/a"
-    if math.isinf(s):
+        return "nan", math.nan
+    if math.isinf(s):  # noiseless link: the loss is infinite whenever s′ is finite; show s′
         if st == "best":
-            return "0"
+            return "best", math.inf
         if st == "beyond":
-            return f"as <{lo_snr:g}"
+            return "below", lo_snr
         if st == "censored":
-            return f"as >{hi_snr:g}"
-        return f"as {sp[si][ei]:.1f}"
+            return "above", hi_snr
+        return "as", sp[si][ei]
     if st == "beyond":
-        return f">{s - lo_snr:g}"
+        return "beyond", s - lo_snr
     if st == "censored" and s > hi_snr:
-        return f"≤{loss[si][ei]:.1f}"
-    return f"{loss[si][ei]:.1f}"
+        return "censored", loss[si][ei]
+    return "loss", loss[si][ei]
+
+
+def _eq_short(results: Results, link: str, metric: str, si: int, ei: int) -> str:
+    """The summary's equivalent-SNR cell: the loss in dB at a finite SNR; at a noiseless one the SNR ``s′`` the
+    jammed link is as good as (``as 8.1``); bounds where the value lies outside the reference curve."""
+    case = _eq_case(results, link, metric, si, ei)
+    if case is None:
+        return ""
+    kind, v = case
+    return {"nan": "n/a", "best": "0", "below": f"as <{v:g}", "above": f"as >{v:g}", "beyond": f">{v:g}",
+            "censored": f"≤{v:.1f}"}.get(kind, f"as {v:.1f}" if kind == "as" else f"{v:.1f}")
 
 
 def _verdict(results: Results, m: str) -> str | None:
@@ -366,31 +380,12 @@ def print_tables(results: Results, console: Console | None = None) -> None:
 def _eq_cell(results: Results, link: str, metric: str, si: int, ei: int) -> str:
     """One equivalent-SNR cell: the loss in dB at a finite SNR, the equivalent SNR ``s′`` at a noiseless one,
     with the reason when the value lies outside the reference curve."""
-    loss = results.equivalent_snr_loss_db.get(link, {}).get(metric)
-    sp = results.equivalent_snr_db.get(link, {}).get(metric)
-    status = results.equivalent_snr_status.get(link, {}).get(metric)
-    ref = results.reference_curve
-    if loss is None or sp is None or ref is None:
+    case = _eq_case(results, link, metric, si, ei)
+    if case is None:
         return ""
-    st = status[si][ei] if status is not None else "ok"
-    finite = [v for v in ref.snr_db if math.isfinite(v)]
-    lo_snr, hi_snr = (min(finite), max(finite)) if finite else (math.nan, math.nan)
-    s = results.snr_db[si]
-    if st == "nan":
-        return "n/a"
-    if math.isinf(s):  # noiseless link: the loss is infinite whenever s′ is finite; show s′
-        if st == "best":
-            return "∞"
-        if st == "beyond":
-            return f"< {lo_snr:g}ᵇ"
-        if st == "censored":
-            return f"> {hi_snr:g}ᶜ"
-        return format_number(sp[si][ei])
-    if st == "beyond":
-        return f"> {s - lo_snr:g}ᵇ"
-    if st == "censored" and s > hi_snr:
-        return f"≤ {loss[si][ei]:.3g}ᶜ"
-    return format_number(loss[si][ei])
+    kind, v = case
+    return {"nan": "n/a", "best": "∞", "below": f"< {v:g}ᵇ", "above": f"> {v:g}ᶜ", "beyond": f"> {v:g}ᵇ",
+            "censored": f"≤ {v:.3g}ᶜ"}.get(kind, format_number(v))
 
 
 def _equivalent_snr_table(results: Results, console: Console) -> None:
