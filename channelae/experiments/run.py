@@ -238,7 +238,7 @@ def report_run(folder: str | os.PathLike[str], *, plots: bool = True,
     atomic_write_text(root / SUMMARY_MD, text)
     if not plots:
         return text, []
-    from channelae.plots import render_combined
+    from channelae.plots import render_analog_digital, render_combined
 
     runs = summary.get("runs")
     if runs is None:  # written before the folder index existed: the one-seed layout <model>/<simulation>
@@ -266,4 +266,5 @@ def report_run(folder: str | os.PathLike[str], *, plots: bool = True,
         title = f"{summary['name']} — {sim}" + (f" vs {ref}" if ref else "") + (f", seed {seed}" if multi else "")
         paths += render_combined(_combined_stem(root, sim, ref, seed), by_model, title=title,
                                  dataset=summary.get("dataset", ""), formats=formats)
+    paths += render_analog_digital(root, {"runs": runs}, formats=formats)
     return text, paths

@@ -168,8 +168,8 @@ def render_run(folder: str | os.PathLike[str], summary: Mapping[str, Any], *, me
     first_ref: dict[str, str] = {}
     by_model: dict[str, dict[str, list[Results]]] = {}
     for run in summary.get("runs", []):
-        first_ref.setdefault(run["simulation"], run["reference"])
-        if run["reference"] != first_ref[run["simulation"]]:
+        first_ref.setdefault(run["simulation"], run.get("reference"))
+        if run.get("reference") != first_ref[run["simulation"]]:
             continue
         res = load(root / run["dir"])
         by_model.setdefault(run["model"], {}).setdefault(run["simulation"], []).append(res)
