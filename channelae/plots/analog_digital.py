@@ -5,7 +5,7 @@ Each panel is one jammer budget (JSR in dB over the link's own channel uses: ``�
 ``ε²/n_c`` on the digital one), x = SNR (dB Es/N0 per complex symbol, finite points), y = the metric (SSIM by
 default). Per link (one colour each): the PGD jammer (solid, markers), its equal-power noise control (dashed)
 and the jammer-free link (thin dotted: the noise-only reference curve on its fine SNR grid when the results
-have one, else the ε = 0 row). Bands: the 95 % interval — over images for one seed, over seeds (Student t,
+have one, within the simulations' SNR range, else the ε = 0 row). Bands: the 95 % interval — over images for one seed, over seeds (Student t,
 on the per-seed means) for several.
 
 Input: ``{label: [Results of seed 1, seed 2, ...]}`` for each link (:func:`build`), or a ``channelae run``
@@ -90,8 +90,10 @@ def build(links: Mapping[str, Sequence[Results]], *, metric: str = "ssim",
     if not panels or any(metric not in r.metrics for rs in groups.values() for r in rs):
         return None
     P = len(panels)
-    fig = figure(0.8 + 3.0 * P + 0.3 * (P - 1), 4.3)
-    axes = panel_grid(fig, 1, P, left=0.8, right=0.15, top=0.75, bottom=1.35, wspace=0.3, hspace=0, sharey=True)[0]
+    bottom = 0.55 + 0.16 * 3  # the legend: one column per link, its three lines
+    fig = figure(0.8 + 3.0 * P + 0.3 * (P - 1), 2.9 + bottom)
+    axes = panel_grid(fig, 1, P, left=0.8, right=0.15, top=0.75, bottom=bottom, wspace=0.3, hspace=0,
+                      sharey=True)[0]
     handles: dict[str, Any] = {}
     for (label, runs), color in zip(groups.items(), COLORS):
         snr = runs[0].snr_grid()
@@ -104,7 +106,7 @@ def build(links: Mapping[str, Sequence[Results]], *, metric: str = "ssim",
         refs = [r.reference_curve for r in runs]
         if all(rc is not None and metric in rc.curves for rc in refs):
             rx = arr(refs[0].snr_db)
-            rk = np.isfinite(rx)
+            rk = np.isfinite(rx) & (rx >= x[0]) & (rx <= x[-1])  # the simulations' SNR range
             parts = [c.arrays() for c in (rc.curves[metric] for rc in refs)]
             ref = _seed_stats(*[[p[i][0][rk] for p in parts] for i in range(3)])
             ref_x = rx[rk]
@@ -142,7 +144,7 @@ def build(links: Mapping[str, Sequence[Results]], *, metric: str = "ssim",
                  f"{first.n_images} images{f' × {seeds} seeds' if seeds > 1 else ''}\nchannel {first.channel}; "
                  f"JSR = ε²/(channel uses · Es) on each link's own symbols; bands: {band}", fontsize=9, y=0.985)
     fig.legend(list(handles.values()), [h.get_label() for h in handles.values()], loc="lower center",
-               ncol=min(3, len(handles)), fontsize=7, frameon=False, bbox_to_anchor=(0.5, 0.0))
+               ncol=len(groups), fontsize=7, frameon=False, bbox_to_anchor=(0.5, 0.0))
     return fig
 
 
