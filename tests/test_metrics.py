@@ -228,6 +228,29 @@ def test_ssim_map_interior_matches_skimage(case: int) -> None:
         np.testing.assert_allclose(smap[b, :, 5:-5, 5:-5].numpy(), full[:, 5:-5, 5:-5], atol=1e-10)
 
 
+def test_ssim_equals_torchmetrics() -> None:
+    """Our separable matrix form is torchmetrics' SSIM (2-D convolution on mirror-padded images): equal in
+    float64 to rounding; in float32 within the rounding noise of the formula (var = E[x²] − μ² cancels in flat
+    regions: torchmetrics' own float32 map is off its float64 map by up to 2e-4 on these images)."""
+    tm = pytest.importorskip("torchmetrics.functional.image")
+    for pred, target in _pairs():
+        mean, full = tm.structural_similarity_index_measure(
+            pred, target, gaussian_kernel=True, sigma=1.5, kernel_size=11, data_range=1.0, k1=0.01, k2=0.03,
+            reduction="none", return_full_image=True,
+        )
+        torch.testing.assert_close(ssim_per_image(pred, target), mean, rtol=0, atol=1e-12)
+        torch.testing.assert_close(ssim_map(pred, target), full, rtol=0, atol=1e-12)
+        p32, t32 = pred.float(), target.float()
+        torch.testing.assert_close(ssim_per_image(p32, t32).double(), mean, rtol=0, atol=5e-6)
+        torch.testing.assert_close(ssim_map(p32, t32).double(), full, rtol=0, atol=2e-4)
+
+
+def test_ssim_refuses_images_too_small_for_the_window() -> None:
+    x = torch.rand(2, 1, 5, 28)
+    with pytest.raises(UsageError, match="at least 6 pixels"):
+        ssim_per_image(x, x)
+
+
 def test_ssim_constant_images_follow_the_luminance_formula() -> None:
     """For constant images a, b the variances vanish and SSIM = (2ab + C1) / (a² + b² + C1)."""
     a = torch.tensor([0.2, 0.5, 0.9, 0.0], dtype=torch.float64)
