@@ -89,7 +89,7 @@ channel = "pgd-jammer"
     (BASE + "[[simulations]]\nchanel = 'awgn'\n", r"unknown key 'chanel' in \[\[simulations\]\] #2"),
     (BASE + "[train]\nepoch = 3\n", r"unknown key 'epoch' in \[train\]"),
     (BASE.replace('"ae"', '"vae"'), "unknown model 'vae'"),
-    (BASE + "[[simulations]]\nchannel = 'pgd-jammer'\nmode = 'fast'\n", "--mode"),
+    (BASE + "[[simulations]]\nchannel = 'pgd-jammer'\nmode = 'fast'\n", r"simulation 'sim2': mode: must be one of"),
     (BASE + "[[simulations]]\nchannel = 'pgd-jammer'\neps = '1:0:0.1'\n", "--eps"),
     ("name = 't'\n[[models]\n", "not valid TOML"),
     (BASE + "[train.mnist-5k]\nepoch = 3\n", r"unknown key 'epoch' in \[train.mnist-5k\]"),

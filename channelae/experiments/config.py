@@ -224,17 +224,28 @@ def load_config(path: str | os.PathLike[str], dataset: str | None = None) -> Exp
                            description=raw.get("description", ""), claim=raw.get("claim", ""), train=train,
                            models=tuple(models), simulations=tuple(sims), quick=quick, analysis=analysis)
     for sim in cfg.simulations:  # validate every simulation's options now, not after an hour of training
-        sc = sim_config(cfg, sim, quick=False)
-        sim_config(cfg, sim, quick=True)
-        from channelae.channels import build_channel
-        from channelae.metrics import METRICS
-        from channelae.simulate import jammer_stages
-
-        budget = {"eps": [0.0, 1.0]} if jammer_stages(sc.channel) else {}
-        build_channel(sc.channel, **sc.channel_options(), **budget)  # checks mode, target, distance, ...
-        for name in sc.metrics:
-            METRICS.get(name)
+        try:
+            _check_simulation(cfg, sim)
+        except UsageError as exc:
+            if str(p) in str(exc):
+                raise
+            # the library names its parameter (e.g. "mode: ..."), which is the config key: say where it is
+            raise UsageError(f"{p}: simulation {sim.label!r}: {exc}", "CONFIG") from None
     return cfg
+
+
+def _check_simulation(cfg: ExperimentConfig, sim: SimSpec) -> None:
+    """Build a simulation's settings and channel once (no model, no data) so a bad value fails at load time."""
+    from channelae.channels import build_channel
+    from channelae.metrics import METRICS
+    from channelae.simulate import jammer_stages
+
+    sc = sim_config(cfg, sim, quick=False)
+    sim_config(cfg, sim, quick=True)
+    budget = {"eps": [0.0, 1.0]} if jammer_stages(sc.channel) else {}
+    build_channel(sc.channel, **sc.channel_options(), **budget)  # checks mode, target, distance, ...
+    for name in sc.metrics:
+        METRICS.get(name)
 
 
 def _references(s: dict[str, Any], label: str, path: Path) -> tuple[str, ...]:
