@@ -9,7 +9,9 @@ time:
   ``--steps`` / ``--starts`` / ``--restarts``), untargeted MSE against ``dec(z0)``, all budgets of the grid in
   one batched call per chunk;
 - run the *same attack* with ``--ref-factor`` (10) × the steps and ``--ref-restarts`` (5) restarts (or an
-  explicit reference: ``--ref-steps`` / ``--ref-starts``). Reference perturbations are cached on disk
+  explicit reference: ``--ref-steps``), each restart exploring ``--ref-starts`` (10) *random* starts and no
+  curvature directions (``--ref-curvature 0``): a reference that does not share the measured attack's
+  curvature starts (the default's before they existed: 10 random starts). Reference perturbations are cached on disk
   (``--cache``, keyed by checkpoint weights, images, grid, SNR, attack settings and seed), so a reference is
   computed once and every later comparison against it costs only the default attack;
 - evaluate both perturbations on the same channel draws: ``--eval-draws`` (16) independent AWGN draws per
@@ -103,8 +105,10 @@ def reference(ckpt: str, sha: str, x: torch.Tensor, first: int, eps: list[float]
               cache: Path | None, **options) -> tuple[torch.Tensor, float, float, bool]:
     """The reference attack's δ ``[1, E, B, n]`` on images ``x`` (test images ``first …``), from ``cache``
     when it was computed before with the same settings; wall and CPU s of computing it; whether cached."""
+    # curvature 0 (random starts only) is left out of the key: references cached before the option existed
     key = json.dumps({"weights": sha, "first": first, "n": int(x.shape[0]), "eps": eps, "snr": snr,
-                      "seed": seed, **{k: options[k] for k in sorted(options)}}, sort_keys=True)
+                      "seed": seed, **{k: options[k] for k in sorted(options)
+                                       if not (k == "curvature" and options[k] == 0)}}, sort_keys=True)
     path = None
     if cache is not None:
         path = cache / f"{hashlib.sha256(key.encode()).hexdigest()[:20]}.safetensors"
@@ -175,7 +179,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ref-factor", type=int, default=10, help="reference: this many times the steps")
     ap.add_argument("--ref-restarts", type=int, default=5, help="reference: this many restarts")
     ap.add_argument("--ref-steps", type=int, default=None, help="reference steps (instead of --ref-factor)")
-    ap.add_argument("--ref-starts", type=int, default=None, help="reference explored starts (default: as measured)")
+    ap.add_argument("--ref-starts", type=int, default=10, help="reference explored starts (random; default 10)")
+    ap.add_argument("--ref-curvature", type=int, default=0, help="reference curvature directions (default 0: "
+                    "random starts only, a reference independent of the measured attack's curvature starts)")
+    ap.add_argument("--curvature", type=int, default=None, help="curvature directions of the measured attack")
     ap.add_argument("--cache", default=str(DEFAULT_CACHE), help="directory of cached reference perturbations "
                     "('' = none)")
     ap.add_argument("--eval-draws", type=int, default=16, help="AWGN draws per image in the evaluation")
@@ -212,24 +219,27 @@ def main(argv: list[str] | None = None) -> int:
           f"threads {args.threads}; torch {torch.__version__}; cpu flags {' '.join(flags)}; "
           f"load {os.getloadavg()[0]:.2f}")
     print(f"# shipped jammer: mode={default.mode} steps={default.steps} starts={default.starts} "
-          f"restarts={default.restarts} eot={default.eot} precision={default.attack_precision}; "
+          f"curvature={default.curvature} restarts={default.restarts} eot={default.eot} "
+          f"precision={default.attack_precision}; "
           f"evaluation: {args.eval_draws} AWGN draws per image at finite SNR")
     failed = False
     for mode in modes:
         kw = {"steps": args.steps} if args.steps else {}
         if args.starts:
             kw["starts"] = args.starts
+        if args.curvature is not None:
+            kw["curvature"] = args.curvature
         probe = PGDJammer(eps=0.0, mode=mode, **kw)
-        steps, starts = probe.steps, probe.starts
+        steps, starts, curvature = probe.steps, probe.starts, probe.curvature
         restarts = args.restarts or probe.restarts
         ref_steps = args.ref_steps or steps * args.ref_factor
-        ref_starts = args.ref_starts or starts
+        ref_starts = args.ref_starts if mode == "apgd" else 1
         precision = resolve_precision(args.precision or default.attack_precision)
         for top in grids:
             eps = [top * i / 10 for i in range(11)]
             for snr in snrs:
                 opts = {"mode": mode, "steps": steps, "restarts": restarts, "starts": starts,
-                        "attack_precision": precision}
+                        "curvature": curvature, "attack_precision": precision}
                 dmg, ref, bf = [], [], []
                 t_def = c_def = t_ref = c_ref = t_bf = 0.0
                 cached = True
@@ -252,7 +262,8 @@ def main(argv: list[str] | None = None) -> int:
                     if not args.no_ref:
                         d_ref, tw, tc, hit = reference(ckpt, sha, x, first, eps, snr, args.seed + 1000 + first, cache,
                                                        mode=mode, steps=ref_steps, restarts=args.ref_restarts,
-                                                       starts=ref_starts, attack_precision=precision)
+                                                       starts=ref_starts, curvature=args.ref_curvature,
+                                                       attack_precision=precision)
                         t_ref, c_ref, cached = t_ref + tw, c_ref + tc, cached and hit
                         ref.append(dm(d_ref))
                     if args.bf16:
@@ -263,14 +274,16 @@ def main(argv: list[str] | None = None) -> int:
                 dmg_i = torch.cat(dmg, dim=-1)  # [E, N]
                 d_mean = dmg_i.mean(-1)
                 half, fin = diag_sum[0] / args.n_images, diag_sum[1] / args.n_images
-                print(f"\n## mode {mode}, K={steps}, starts={starts}, R={restarts}, eot={diag['eot']}, "
+                print(f"\n## mode {mode}, K={steps}, starts={starts} (curvature {curvature}), R={restarts}, "
+                      f"eot={diag['eot']}, "
                       f"precision {diag['precision']}; grid 0…{top} (link units); SNR {snr:g} dB; "
                       f"load {os.getloadavg()[0]:.2f}")
                 print(f"default: wall {t_def:.2f} s, CPU {c_def:.2f} s (all chunks)")
                 ref_i = None
                 if ref:
                     ref_i = torch.cat(ref, dim=-1)
-                    print(f"reference: K={ref_steps}, starts={ref_starts}, R={args.ref_restarts}: "
+                    print(f"reference: K={ref_steps}, starts={ref_starts} (curvature {args.ref_curvature}), "
+                          f"R={args.ref_restarts}: "
                           + ("cached" if cached else f"wall {t_ref:.1f} s, CPU {c_ref:.1f} s"))
                 if bf:
                     print(f"bf16 search: wall {t_bf:.2f} s")

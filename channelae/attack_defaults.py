@@ -4,12 +4,16 @@ from there); the convergence bar they meet and their cost are in ``benchmarks/RE
 
 from __future__ import annotations
 
-__all__ = ["DEFAULT_ATTACK_PRECISION", "DEFAULT_STARTS", "DEFAULT_STEPS"]
+__all__ = ["DEFAULT_ATTACK_PRECISION", "DEFAULT_CURVATURE", "DEFAULT_STARTS", "DEFAULT_STEPS"]
 
 #: Iterations of the default (``apgd``) search; see :mod:`channelae.channels.pgd_jammer` for the convergence bar.
-DEFAULT_STEPS = 60
-#: Random starts the default search explores before the best continues (``apgd``).
-DEFAULT_STARTS = 10
+DEFAULT_STEPS = 80
+#: Starts the default search explores before the best continues (``apgd``): the first ``2·DEFAULT_CURVATURE``
+#: are the curvature directions, the rest random.
+DEFAULT_STARTS = 4
+#: Top eigenvectors of the decoder's ``JᵀJ`` at the clean point whose ``±`` directions are the first explored
+#: starts of an untargeted ``apgd`` search (:func:`channelae.attacks.curvature_directions`).
+DEFAULT_CURVATURE = 2
 #: Precision of the search by default; see :class:`~channelae.channels.pgd_jammer.PGDJammer`
 #: (``attack_precision``) for why.
 DEFAULT_ATTACK_PRECISION = "auto"

@@ -17,9 +17,12 @@ Modes
   iterate (momentum reset) when at most ``ρ = 0.75`` of the window's steps increased its objective, or when
   its step was not halved at the last checkpoint and its best value has not improved since. The best
   iterate per example is returned. ``starts`` (our addition, for objectives with several local maxima, as
-  the decoder's): each restart first runs APGD from ``starts`` random starts in the ball for
-  ``min(⌊0.22K⌋, 4)`` steps each, then the best point found continues for the remaining steps. ``restarts``
-  repeat all of it from fresh random starts and keep the best.
+  the decoder's): each restart first runs APGD from ``starts`` starts for ``min(⌊0.22K⌋, 4)`` steps each,
+  then the best point found (a later start only when better by more than ``APGD_EXPLORE_RTOL`` relative)
+  continues for the remaining steps. The starts are random points in the ball, except that the first
+  restart's first ones may be given ``directions`` (the jammer's default: :func:`curvature_directions`,
+  ``±`` the top eigenvectors of the reconstruction Jacobian's ``JᵀJ``). ``restarts`` repeat all of it from
+  fresh random starts and keep the best.
 - ``strong``: normalised steps ``η·∇/‖∇‖`` (L2) or ``η·sign(∇)`` (L∞) with a fixed ``η = 2.5ε/K``, a
   uniformly random start inside the ball, ``restarts`` restarts, and the best iterate per example kept.
 - ``faithful`` (the study's Eq. 6): ``δ ← Proj_ε(δ + α·sign(∇))``, ``α = 1`` in the budget's unit (the
@@ -74,6 +77,7 @@ __all__ = [
     "apgd_checkpoints",
     "attack",
     "bf16_native",
+    "curvature_directions",
     "distance",
     "pgd",
     "resolve_precision",
@@ -94,6 +98,10 @@ APGD_RHO = 0.75
 APGD_INITIAL_STEP = 2.0
 #: Steps each of APGD's ``starts`` explores before the best continues (at most ⌊0.22K⌋, APGD's first window).
 APGD_EXPLORE_STEPS = 4
+#: A later explored start replaces the earlier best only when better by more than this (relative): the
+#: curvature starts ``±v`` tie in the objective's quadratic model, and a strict comparison would let the
+#: last bit of rounding (a folded vs the unfolded decoder, another BLAS) pick the continuing start.
+APGD_EXPLORE_RTOL = 1e-4
 
 
 @dataclass(frozen=True)
@@ -220,6 +228,43 @@ def _value(objective: Callable[[Tensor], Tensor], delta: Tensor, chunk: tuple[in
                          dim=chunk[0]).to(delta.dtype)
 
 
+def curvature_directions(recon: Callable[[Tensor], Tensor], shape: torch.Size | tuple[int, ...], k: int, *,
+                         step: float = 0.3) -> Tensor:
+    """Start directions for an untargeted attack: the top-``k`` right singular vectors of the Jacobian
+    ``J = ∂recon/∂δ`` at ``δ = 0``, each with both signs.
+
+    For an objective ``‖recon(δ) − recon(0)‖²`` the quadratic model at 0 is ``δᵀ JᵀJ δ``, whose maximisers
+    over a sphere are ``±`` its top eigenvector; the next ones are the next best directions of the model.
+
+    :param recon: maps ``δ [..., R, B, m]`` (``R`` rows along dim ``-3``, each evaluated independently: the
+        budget dim of a jammer, along which a random link draws one realisation) to outputs
+        ``[..., R, B, *out]``; called once, without gradient, on ``R = 2m`` rows (central differences: one
+        decoder pass without gradient, any ``recon`` works).
+    :param shape: ``[..., 1, B, m]`` (``δ``'s shape with a single row).
+    :param k: eigenvectors (``k ≤ m``); the result has ``2k`` directions.
+    :param step: the central differences' step in ``δ``'s units (``J`` column ``i`` ≈
+        ``(recon(step·eᵢ) − recon(−step·eᵢ)) / 2·step``): 0.3 (in the jammer's symbol units, Es = 1) keeps
+        float32 rounding, which differs between a folded and the unfolded decoder, far below the differences
+        (with 0.01 it moved the eigenvectors enough to change a short search's result by 3e-4 relative), and
+        the secant is at the scale of the budgets the directions start.
+    :return: unit directions ``[2k, ..., 1, B, m]``, ordered ``v₁, −v₁, v₂, −v₂, …``.
+    """
+    shape = torch.Size(shape)
+    m = shape[-1]
+    k = check_int_range(k, "k", low=1, high=m)
+    lead = [1] * (len(shape) - 3)
+    eye = torch.eye(m, dtype=torch.float32).reshape(lead + [m, 1, m]).expand(*shape[:-3], m, shape[-2], m)
+    rows = torch.cat([eye, -eye], dim=-3) * step  # row i: +step·e_i, row m + i: −step·e_i
+    with torch.no_grad():
+        out = recon(rows.contiguous()).double().flatten(len(shape) - 1)  # [..., 2m, B, P]
+    jac = (out.narrow(-3, 0, m) - out.narrow(-3, m, m)) / (2 * step)  # [..., m, B, P]
+    gram = torch.einsum("...ibp,...jbp->...bij", jac, jac)  # JᵀJ [..., B, m, m]
+    _, vecs = torch.linalg.eigh(gram)  # ascending eigenvalues; eigenvectors in the columns
+    top = vecs.flip(-1)[..., :k].movedim(-1, 0)  # [k, ..., B, m]
+    dirs = torch.stack([top, -top], dim=1).flatten(0, 1)  # v1, -v1, v2, -v2, ...
+    return dirs.unsqueeze(-3).float()  # [2k, ..., 1, B, m]
+
+
 def apgd_checkpoints(steps: int) -> list[int]:
     """The iterations (1-based, ≤ ``steps``) after which APGD checks its progress: the first window is
     ``max(⌊0.22K⌋, 1)`` steps, each next one ``max(⌊0.03K⌋, 1)`` shorter, down to ``max(⌊0.06K⌋, 1)``."""
@@ -240,17 +285,19 @@ class _Best:
         self.delta = torch.zeros(shape, dtype=dtype, device=device)
         self.value = torch.full(shape[:-1], -torch.inf, dtype=dtype, device=device)
 
-    def consider(self, delta: Tensor, value: Tensor) -> Tensor:
-        better = value > self.value
+    def consider(self, delta: Tensor, value: Tensor, rtol: float = 0.0) -> Tensor:
+        """Keep ``delta`` where ``value`` beats the best by more than ``rtol`` relative; the mask of where."""
+        better = value > self.value + rtol * self.value.abs() if rtol else value > self.value
         self.value = torch.where(better, value, self.value)
         self.delta = torch.where(better.unsqueeze(-1), delta, self.delta)
         return better
 
 
 def _apgd_run(objective: Callable[[Tensor], Tensor], start: Tensor, radius: Tensor, steps: int, norm: str,
-              chunk: tuple[int, int] | None, best: _Best, half: _Best | None, half_at: int | None) -> None:
-    """One APGD run of ``steps`` steps from ``start`` (module docstring), merged into ``best``; ``half`` gets
-    the run's best after ``half_at`` steps (0 = the start)."""
+              chunk: tuple[int, int] | None, best: _Best, half: _Best | None, half_at: int | None,
+              rtol: float = 0.0) -> None:
+    """One APGD run of ``steps`` steps from ``start`` (module docstring), merged into ``best`` (where better by
+    more than ``rtol`` relative); ``half`` gets the run's best after ``half_at`` steps (0 = the start)."""
     lead = start.shape[:-1]
     checks = set(apgd_checkpoints(steps))
     x = _project(start, radius, norm)
@@ -295,7 +342,7 @@ def _apgd_run(objective: Callable[[Tensor], Tensor], start: Tensor, radius: Tens
             last_val = torch.where(reduce, run.value, last_val)
             successes.zero_()
             window = 0
-    best.consider(run.delta, run.value)
+    best.consider(run.delta, run.value, rtol)
 
 
 def _apgd(objective: Callable[[Tensor], Tensor], shape: torch.Size, radius: Tensor, steps: int, starts: int,
@@ -317,7 +364,8 @@ def _apgd(objective: Callable[[Tensor], Tensor], shape: torch.Size, radius: Tens
         return
     found = _Best(shape, dtype, device)
     for i in range(starts):
-        _apgd_run(objective, start_point(i), radius, explore, norm, chunk, found, None, None)
+        _apgd_run(objective, start_point(i), radius, explore, norm, chunk, found, None, None,
+                  APGD_EXPLORE_RTOL if i else 0.0)
     if steps // 2 <= explore:
         half.consider(found.delta, found.value)
     _apgd_run(objective, found.delta, radius, steps - explore, norm, chunk, best,

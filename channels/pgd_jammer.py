@@ -16,9 +16,13 @@ default, i.e. of the transmitted-symbol perturbation with Es = 1 so that ``JSR =
 ``ofdm``) it searches over the resource elements that ``res`` / ``subcarriers`` select and adds exactly zero
 elsewhere (:mod:`channelae.channels._budget`); the tail then runs channel estimation and equalisation.
 
-The default search is APGD (:mod:`channelae.attacks`) with ``DEFAULT_STEPS = 60`` steps and
-``DEFAULT_STARTS = 10`` explored starts (96 objective evaluations with gradient and 11 without per budget
-and image; the ``strong`` default before it: 10 and 1). When
+The default search is APGD (:mod:`channelae.attacks`) with ``DEFAULT_STEPS = 80`` steps and
+``DEFAULT_STARTS = 4`` explored starts, which are (untargeted) ``±v₁, ±v₂``, the top ``DEFAULT_CURVATURE = 2``
+eigenvectors of ``JᵀJ`` with ``J`` the Jacobian of the rest of the link (receiver and decoder) with respect to
+the perturbation at 0 (:func:`channelae.attacks.curvature_directions`: the maximisers of the objective's
+quadratic model; one pass without gradient over ``2·2n`` rows per image, by central differences). That is
+92 objective evaluations with gradient and 5 without per budget and image (K = 60 with 10 random starts
+before: 96 and 11; the ``strong`` default before that: 10 and 1). When
 the link after the jammer is random (two unperturbed passes differ), a control variate cancels most of the
 channel noise in the search's values and gradients (:class:`_ControlVariate`; one extra budget row per
 evaluation): without it, normalised gradient steps on single noisy draws wander (at 10 dB a 40-step search
@@ -37,7 +41,12 @@ import torch
 from torch import Tensor
 
 from channelae._validation import check_int_range, check_one_of
-from channelae.attack_defaults import DEFAULT_ATTACK_PRECISION, DEFAULT_STARTS, DEFAULT_STEPS
+from channelae.attack_defaults import (
+    DEFAULT_ATTACK_PRECISION,
+    DEFAULT_CURVATURE,
+    DEFAULT_STARTS,
+    DEFAULT_STEPS,
+)
 from channelae.attacks import (
     APGD_EXPLORE_STEPS,
     DISTANCES,
@@ -45,6 +54,7 @@ from channelae.attacks import (
     NORMS,
     PRECISIONS,
     attack,
+    curvature_directions,
     distance,
     resolve_precision,
     resolve_target,
@@ -64,7 +74,7 @@ from channelae.channels.base import Channel, ChannelState, Tail, call_tail, priv
 from channelae.channels.noise_jammer import jammer_radius
 from channelae.errors import UsageError
 
-__all__ = ["DEFAULT_ATTACK_PRECISION", "DEFAULT_STARTS", "DEFAULT_STEPS", "PGDJammer"]
+__all__ = ["DEFAULT_ATTACK_PRECISION", "DEFAULT_CURVATURE", "DEFAULT_STARTS", "DEFAULT_STEPS", "PGDJammer"]
 
 # DEFAULT_STEPS, DEFAULT_STARTS, DEFAULT_ATTACK_PRECISION (the default search; the module docstring gives the
 # convergence bar it meets) live in channelae.attack_defaults, without torch, so the command line can show them.
@@ -173,11 +183,17 @@ class PGDJammer(Channel):
     :param distance: ``mse`` (default), ``l1``, ``ssim`` (1 − SSIM) or ``lpips``.
     :param mode: ``apgd`` (default; converged, see the module docstring), ``strong`` (fixed step
         ``2.5ε/K``) or ``faithful`` (study Eq. 6); see :mod:`channelae.attacks`.
-    :param steps: iterations ``K`` (``DEFAULT_STEPS`` = 60 for ``apgd``; 10 for ``strong`` and ``faithful``,
+    :param steps: iterations ``K`` (``DEFAULT_STEPS`` = 80 for ``apgd``; 10 for ``strong`` and ``faithful``,
         the study's K, when not given).
     :param restarts: random restarts (``apgd`` and ``strong``; the best per example is kept).
-    :param starts: ``apgd``: random starts explored (``min(⌊0.22K⌋, 4)`` steps each) before the best
-        continues (``DEFAULT_STARTS`` = 10; the decoder's objective has several local maxima per example).
+    :param starts: ``apgd``: starts explored (``min(⌊0.22K⌋, 4)`` steps each) before the best continues
+        (``DEFAULT_STARTS`` = 4; the decoder's objective has several local maxima per example): the first
+        ``2·curvature`` are the curvature directions (untargeted), the others random points in the ball.
+    :param curvature: ``apgd``, untargeted: start from ``±`` the top ``curvature`` eigenvectors of ``JᵀJ`` at
+        the unperturbed point (``J``: Jacobian of the reconstruction with respect to the perturbation;
+        :func:`channelae.attacks.curvature_directions`), scaled to each budget (``DEFAULT_CURVATURE`` = 2 for
+        ``apgd``, else 0; 0 = random starts only; ignored for a targeted attack). Through a random link ``J``
+        is taken under one channel draw of the search.
     :param norm: ``l2`` (default) or ``linf`` (per real coordinate bound ε/sqrt(2n)).
     :param eot: channel draws averaged per step (expectation over transformation; 1).
     :param control_variate: ``apgd`` through a random link: cancel the channel draw in the search's values
@@ -243,6 +259,7 @@ class PGDJammer(Channel):
         eps_unit: str = "link",
         attack_precision: str = DEFAULT_ATTACK_PRECISION,
         control_variate: bool = True,
+        curvature: int | None = None,
         res: str | None = None,
         subcarriers: str | tuple[int, int] | None = None,
     ) -> None:
@@ -270,6 +287,12 @@ class PGDJammer(Channel):
         self.norm = check_one_of(norm, NORMS, "norm")
         self.eot = check_int_range(eot, "eot", low=1, high=10_000)
         self.control_variate = bool(control_variate)
+        if curvature is None:
+            curvature = DEFAULT_CURVATURE if self.mode == "apgd" else 0
+        self.curvature = check_int_range(curvature, "curvature", low=0, high=1000)
+        if self.curvature and self.mode != "apgd":
+            raise UsageError(f"only the apgd mode starts from curvature directions; got mode {self.mode!r}",
+                             "curvature")
         self.alpha = float(alpha)
         self.eps_unit = check_eps_unit(eps_unit)
         self.attack_precision = check_one_of(attack_precision, PRECISIONS, "attack_precision")
@@ -355,6 +378,7 @@ class PGDJammer(Channel):
         d_half = torch.full(diag_shape, float("nan"), dtype=torch.float64, device=y.device)
         d_final = d_half.clone()
         precision = None
+        directions = None
         if active.numel():
             sub = shape[:-3] + torch.Size([active.numel()]) + shape[-2:]
             rsub = radius[active].reshape([1] * len(lead) + [active.numel(), 1])
@@ -373,10 +397,18 @@ class PGDJammer(Channel):
             reevaluate = use_cv or resolve_precision(self.attack_precision, y.device) != "fp32"
             passes = (_search_passes(self.mode, self.steps, self.restarts, self.starts, reevaluate)
                       * math.ceil(active.numel() / chunk[1]))
+            if self.mode == "apgd" and self.curvature and tgt is None:
+                def recon(delta: Tensor) -> Tensor:  # reconstructions [..., R, B, C, H, W] for δ [..., R, B, 2m]
+                    st = state.with_budget_dim(y=add_perturbation(y, h, to_complex(delta), self.placement), h=h,
+                                               no=no)
+                    return call_tail(tail, st, gen)
+
+                directions = curvature_directions(recon, shape[:-3] + torch.Size([1]) + shape[-2:],
+                                                  min(self.curvature, 2 * m)).to(y.real.dtype)
             res = attack(objective, sub, rsub, mode=self.mode, steps=self.steps, restarts=self.restarts,
                          starts=self.starts, norm=self.norm, alpha=alpha, precision=self.attack_precision,
                          generator=start_gen, dtype=y.real.dtype, device=y.device, chunk=chunk,
-                         reevaluate=use_cv)
+                         reevaluate=use_cv, directions=directions)
             delta = delta.index_copy(len(lead), active, res.delta)
             # distance D = sign · objective, mean over images: [..., E_active]
             d_half = d_half.index_copy(len(lead), active, (sign * res.value_half.double()).mean(-1))
@@ -386,7 +418,8 @@ class PGDJammer(Channel):
         self.last_delta = delta_c
         self.last_diagnostics = {"distance_half": d_half, "distance_final": d_final, "steps": self.steps,
                                  "half_steps": self.steps // 2, "restarts": self.restarts, "mode": self.mode,
-                                 "starts": self.starts, "eot": N, "control_variate": bool(use_cv),
+                                 "starts": self.starts, "curvature": 0 if directions is None else self.curvature,
+                                 "eot": N, "control_variate": bool(use_cv),
                                  "precision": precision, "distance": self.distance,
                                  "targeted": tgt is not None}
         return state.with_budget_dim(y=add_perturbation(y, h, delta_c, self.placement), h=h, no=no)

@@ -224,3 +224,45 @@ def test_auto_precision_follows_native_bf16(monkeypatch) -> None:
 def test_bad_options_are_one_line_usage_errors(tiny, kw, arg) -> None:
     with pytest.raises(UsageError, match=arg):
         attack(tiny, (1, 8, M), torch.tensor([[1.0]]), **kw)
+
+
+def test_curvature_directions_are_the_top_right_singular_vectors() -> None:
+    """For a linear reconstruction ``A δ`` (per example its own A) the directions are ``±`` the top right
+    singular vectors of A (central differences are exact for a linear map), in the order v1, −v1, v2, −v2."""
+    g = _gen(7)
+    a = torch.randn(3, 4, 20, M, generator=g)  # [S, B, P, M]
+
+    def recon(d: torch.Tensor) -> torch.Tensor:  # δ [S, R, B, M] -> [S, R, B, P]
+        return torch.einsum("sbpm,srbm->srbp", a, d)
+
+    dirs = A.curvature_directions(recon, (3, 1, 4, M), 2)
+    assert dirs.shape == (4, 3, 1, 4, M)
+    _, _, vh = torch.linalg.svd(a.double())  # rows of vh: right singular vectors, descending
+    for i in range(2):
+        v = dirs[2 * i, :, 0].double()
+        torch.testing.assert_close(dirs[2 * i + 1], -dirs[2 * i])
+        cos = (v * vh[..., i, :]).sum(-1).abs()
+        torch.testing.assert_close(cos, torch.ones_like(cos), atol=1e-5, rtol=0)
+    with pytest.raises(UsageError, match="k"):
+        A.curvature_directions(recon, (3, 1, 4, M), M + 1)
+
+
+def test_curvature_start_finds_the_maximum_of_a_quadratic_objective() -> None:
+    """``‖A δ‖²`` over the ball: the maximum ``σ₁² ε²`` sits at ``±ε v₁``; starting there APGD keeps it, and a
+    search of a single step (no exploration) from the curvature start already has it."""
+    g = _gen(8)
+    a = torch.randn(5, 12, M, generator=g)
+
+    def recon(d: torch.Tensor) -> torch.Tensor:  # [R, B, M] -> [R, B, P]
+        return torch.einsum("bpm,rbm->rbp", a, d)
+
+    def objective(d: torch.Tensor) -> torch.Tensor:  # [E, B, M] -> [E, B]
+        return recon(d).square().sum(-1)
+
+    dirs = A.curvature_directions(recon, (1, 5, M), 1)
+    radius = torch.tensor([0.5, 2.0]).view(2, 1)
+    best = torch.linalg.svdvals(a)[:, 0].square() * radius.square()  # [2, 5]
+    res = attack(objective, (2, 5, M), radius, mode="apgd", steps=1, starts=1, directions=dirs)
+    torch.testing.assert_close(res.value, best, rtol=1e-5, atol=0)
+    random = attack(objective, (2, 5, M), radius, mode="apgd", steps=1, starts=1, generator=_gen(1))
+    assert (random.value < best * (1 - 1e-3)).any()

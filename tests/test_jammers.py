@@ -13,7 +13,7 @@ from PIL import Image
 from channelae.attacks import distance, pgd, resolve_precision, resolve_target
 from channelae.channels.base import ChannelState
 from channelae.channels.noise_jammer import NoiseJammer
-from channelae.channels.pgd_jammer import PGDJammer
+from channelae.channels.pgd_jammer import DEFAULT_CURVATURE, PGDJammer
 from channelae.data import load_dataset
 from channelae.definitions import (
     EPS_UNITS,
@@ -443,3 +443,17 @@ def test_image_file_target(tmp_path, trained_checkpoint, images) -> None:
         resolve_target(str(bad), clean)
     with pytest.raises(UsageError, match="target"):
         resolve_target(str(tmp_path / "missing.png"), clean)
+
+
+def test_curvature_starts_by_default_untargeted_only(trained_checkpoint, images) -> None:
+    """The default apgd search starts from the curvature directions (diagnostic ``curvature``); a targeted
+    attack and ``curvature=0`` use random starts only; other modes refuse curvature."""
+    x = images[:4]
+    for kw, expected in (({}, DEFAULT_CURVATURE), ({"curvature": 0}, 0), ({"target": "black"}, 0)):
+        link = _link(trained_checkpoint, eps=[0.0, 0.5], steps=3, starts=2 * DEFAULT_CURVATURE, **kw)
+        _run(link, x)
+        assert _jammer(link).last_diagnostics["curvature"] == expected, kw
+    assert PGDJammer(eps=0.5).curvature == DEFAULT_CURVATURE
+    assert PGDJammer(eps=0.5, mode="strong").curvature == 0
+    with pytest.raises(UsageError, match="curvature"):
+        PGDJammer(eps=0.5, mode="strong", curvature=1)
