@@ -105,10 +105,11 @@ def reference(ckpt: str, sha: str, x: torch.Tensor, first: int, eps: list[float]
               cache: Path | None, **options) -> tuple[torch.Tensor, float, float, bool]:
     """The reference attack's δ ``[1, E, B, n]`` on images ``x`` (test images ``first …``), from ``cache``
     when it was computed before with the same settings; wall and CPU s of computing it; whether cached."""
-    # curvature 0 (random starts only) is left out of the key: references cached before the option existed
+    # curvature 0 and eot 1 are left out of the key: references cached before the options existed
     key = json.dumps({"weights": sha, "first": first, "n": int(x.shape[0]), "eps": eps, "snr": snr,
                       "seed": seed, **{k: options[k] for k in sorted(options)
-                                       if not (k == "curvature" and options[k] == 0)}}, sort_keys=True)
+                                       if not (k in ("curvature", "eot") and options[k] in (0, 1))}},
+                     sort_keys=True)
     path = None
     if cache is not None:
         path = cache / f"{hashlib.sha256(key.encode()).hexdigest()[:20]}.safetensors"
@@ -182,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ref-starts", type=int, default=10, help="reference explored starts (random; default 10)")
     ap.add_argument("--ref-curvature", type=int, default=0, help="reference curvature directions (default 0: "
                     "random starts only, a reference independent of the measured attack's curvature starts)")
+    ap.add_argument("--eot", type=int, default=None, help="channel draws per search step of the measured attack "
+                    "(default: its own, 2 through a random link)")
+    ap.add_argument("--ref-eot", type=int, default=1, help="reference: channel draws per search step (default 1)")
     ap.add_argument("--curvature", type=int, default=None, help="curvature directions of the measured attack")
     ap.add_argument("--cache", default=str(DEFAULT_CACHE), help="directory of cached reference perturbations "
                     "('' = none)")
@@ -229,8 +233,10 @@ def main(argv: list[str] | None = None) -> int:
             kw["starts"] = args.starts
         if args.curvature is not None:
             kw["curvature"] = args.curvature
+        if args.eot:
+            kw["eot"] = args.eot
         probe = PGDJammer(eps=0.0, mode=mode, **kw)
-        steps, starts, curvature = probe.steps, probe.starts, probe.curvature
+        steps, starts, curvature, eot = probe.steps, probe.starts, probe.curvature, probe.eot
         restarts = args.restarts or probe.restarts
         ref_steps = args.ref_steps or steps * args.ref_factor
         ref_starts = args.ref_starts if mode == "apgd" else 1
@@ -239,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
             eps = [top * i / 10 for i in range(11)]
             for snr in snrs:
                 opts = {"mode": mode, "steps": steps, "restarts": restarts, "starts": starts,
-                        "curvature": curvature, "attack_precision": precision}
+                        "curvature": curvature, "attack_precision": precision, "eot": eot}
                 dmg, ref, bf = [], [], []
                 t_def = c_def = t_ref = c_ref = t_bf = 0.0
                 cached = True
@@ -263,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
                         d_ref, tw, tc, hit = reference(ckpt, sha, x, first, eps, snr, args.seed + 1000 + first, cache,
                                                        mode=mode, steps=ref_steps, restarts=args.ref_restarts,
                                                        starts=ref_starts, curvature=args.ref_curvature,
-                                                       attack_precision=precision)
+                                                       eot=args.ref_eot, attack_precision=precision)
                         t_ref, c_ref, cached = t_ref + tw, c_ref + tc, cached and hit
                         ref.append(dm(d_ref))
                     if args.bf16:
@@ -283,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
                 if ref:
                     ref_i = torch.cat(ref, dim=-1)
                     print(f"reference: K={ref_steps}, starts={ref_starts} (curvature {args.ref_curvature}), "
-                          f"R={args.ref_restarts}: "
+                          f"R={args.ref_restarts}, eot={args.ref_eot}: "
                           + ("cached" if cached else f"wall {t_ref:.1f} s, CPU {c_ref:.1f} s"))
                 if bf:
                     print(f"bf16 search: wall {t_bf:.2f} s")

@@ -4,10 +4,15 @@ from there); the convergence bar they meet and their cost are in ``benchmarks/RE
 
 from __future__ import annotations
 
-__all__ = ["DEFAULT_ATTACK_PRECISION", "DEFAULT_CURVATURE", "DEFAULT_STARTS", "DEFAULT_STEPS"]
+__all__ = ["DEFAULT_ATTACK_PRECISION", "DEFAULT_CURVATURE", "DEFAULT_EOT", "DEFAULT_STARTS", "DEFAULT_STEPS"]
 
 #: Iterations of the default (``apgd``) search; see :mod:`channelae.channels.pgd_jammer` for the convergence bar.
-DEFAULT_STEPS = 80
+DEFAULT_STEPS = 60
+#: Channel draws averaged per search step (``apgd``) when the link after the jammer is random (receiver noise,
+#: fading it does not know); 1 through a deterministic link. At 10 dB the search is limited by the noise of its
+#: steps, i.e. by steps × draws: K = 60 with two draws (and the mean of the late iterates) met the convergence
+#: bar, K = 80 with one draw did not (``benchmarks/README.md``).
+DEFAULT_EOT = 2
 #: Starts the default search explores before the best continues (``apgd``): the first ``2·DEFAULT_CURVATURE``
 #: are the curvature directions, the rest random.
 DEFAULT_STARTS = 4

@@ -32,7 +32,8 @@ Modes
   ``1e-3·ε`` instead of 0 (documented deviation).
 
 Every mode costs ``K`` objective evaluations with gradient per restart plus one without (``apgd`` with
-``starts = S > 1``: ``S·k + K − k`` with gradient, ``k = min(⌊0.22K⌋, 4)``, plus ``S + 1`` without).
+``starts = S > 1``: ``S·k + K − k`` with gradient, ``k = min(⌊0.22K⌋, 4)``, plus ``S + 1`` without; two more
+without gradient with ``average``, the iterate averaging for noisy objectives).
 
 Precision
 ---------
@@ -295,9 +296,11 @@ class _Best:
 
 def _apgd_run(objective: Callable[[Tensor], Tensor], start: Tensor, radius: Tensor, steps: int, norm: str,
               chunk: tuple[int, int] | None, best: _Best, half: _Best | None, half_at: int | None,
-              rtol: float = 0.0) -> None:
+              rtol: float = 0.0, average: float = 0.0) -> None:
     """One APGD run of ``steps`` steps from ``start`` (module docstring), merged into ``best`` (where better by
-    more than ``rtol`` relative); ``half`` gets the run's best after ``half_at`` steps (0 = the start)."""
+    more than ``rtol`` relative); ``half`` gets the run's best after ``half_at`` steps (0 = the start);
+    ``average``: the mean of the last ``⌊average·steps⌋`` iterates (L2: scaled to the sphere) is a candidate
+    too: it and the best iterate are evaluated afresh and the better kept (two evaluations without gradient)."""
     lead = start.shape[:-1]
     checks = set(apgd_checkpoints(steps))
     x = _project(start, radius, norm)
@@ -313,11 +316,15 @@ def _apgd_run(objective: Callable[[Tensor], Tensor], start: Tensor, radius: Tens
     successes = torch.zeros(lead, dtype=torch.int64, device=start.device)
     window, reduced_last = 0, torch.ones(lead, dtype=torch.bool, device=start.device)
     best_at_check = run.value.clone()
+    n_avg = int(average * steps)
+    avg = torch.zeros_like(x)
     for k in range(1, steps + 1):
         a = 1.0 if k == 1 else APGD_MOMENTUM
         z = _project(x + eta * _direction(grad, norm), radius, norm)
         x_new = _project(x + a * (z - x) + (1.0 - a) * (x - x_prev), radius, norm)
         x_prev, x = x, x_new
+        if k > steps - n_avg:
+            avg = avg + x
         if k < steps:
             val, grad = _value_and_grad(objective, x, chunk)
         else:  # the last gradient would never be used
@@ -342,12 +349,24 @@ def _apgd_run(objective: Callable[[Tensor], Tensor], start: Tensor, radius: Tens
             last_val = torch.where(reduce, run.value, last_val)
             successes.zero_()
             window = 0
+    if n_avg:  # Polyak-Ruppert: on a noisy objective the mean of the late iterates beats the luckiest one
+        xa = avg / n_avg
+        if norm == "l2":
+            xa = xa * (radius / xa.norm(dim=-1, keepdim=True).clamp_min(1e-30))
+        xa = _project(xa, radius, norm)
+        # the tracked best value is the maximum of noisy values (biased up): compare the best iterate and the
+        # mean on fresh evaluations instead (exact where the objective is deterministic, e.g. a noiseless row)
+        kept = _Best(start.shape, start.dtype, start.device)
+        kept.consider(run.delta, _value(objective, run.delta, chunk))
+        kept.consider(xa, _value(objective, xa, chunk))
+        run = kept
     best.consider(run.delta, run.value, rtol)
 
 
 def _apgd(objective: Callable[[Tensor], Tensor], shape: torch.Size, radius: Tensor, steps: int, starts: int,
           norm: str, chunk: tuple[int, int] | None, generator: torch.Generator | None, dtype: torch.dtype,
-          device: torch.device, best: _Best, half: _Best, directions: Tensor | None = None) -> None:
+          device: torch.device, best: _Best, half: _Best, directions: Tensor | None = None,
+          average: float = 0.0) -> None:
     """One APGD restart: ``starts`` starts (the first ``radius · directions``, the others random) explored for
     the first window of ``⌊0.22K⌋`` steps each, then the best point found continues for the remaining steps
     (module docstring)."""
@@ -360,7 +379,7 @@ def _apgd(objective: Callable[[Tensor], Tensor], shape: torch.Size, radius: Tens
 
     explore = max(min(int(0.22 * steps), APGD_EXPLORE_STEPS), 1) if starts > 1 and steps > 1 else 0
     if not explore:
-        _apgd_run(objective, start_point(0), radius, steps, norm, chunk, best, half, steps // 2)
+        _apgd_run(objective, start_point(0), radius, steps, norm, chunk, best, half, steps // 2, average=average)
         return
     found = _Best(shape, dtype, device)
     for i in range(starts):
@@ -369,7 +388,7 @@ def _apgd(objective: Callable[[Tensor], Tensor], shape: torch.Size, radius: Tens
     if steps // 2 <= explore:
         half.consider(found.delta, found.value)
     _apgd_run(objective, found.delta, radius, steps - explore, norm, chunk, best,
-              half if steps // 2 > explore else None, steps // 2 - explore)
+              half if steps // 2 > explore else None, steps // 2 - explore, average=average * steps / (steps - explore))
 
 
 def attack(
@@ -390,6 +409,7 @@ def attack(
     chunk: tuple[int, int] | None = None,
     reevaluate: bool = False,
     directions: Tensor | None = None,
+    average: float = 0.0,
 ) -> AttackResult:
     """Maximise ``objective(δ)`` (per example, shape ``δ.shape[:-1]``) over ``‖δ‖ ≤ radius``.
 
@@ -413,12 +433,19 @@ def attack(
     :param directions: ``apgd``: unit directions ``[k, ..., m]`` (each broadcasting against ``shape``, e.g. from
         :func:`curvature_directions`); the first restart's first ``min(k, starts)`` explored starts are
         ``radius · directions[i]``, the other starts (and later restarts) random.
+    :param average: ``apgd``: the mean of each restart's last ``⌊average·K⌋`` iterates (L2: scaled onto the
+        sphere) is a candidate too: on a random objective (a noisy link) the late iterates scatter around the
+        maximiser of the expected objective, and their mean (Polyak–Ruppert averaging) lies closer to it than
+        any one of them, while the best tracked value is the luckiest draw; so the mean and the best iterate are
+        both evaluated afresh and the better kept (two more evaluations without gradient per restart); 0 = off.
     """
     check_one_of(mode, MODES, "mode")
     check_one_of(norm, NORMS, "norm")
     steps = check_int_range(steps, "steps", low=1)
     restarts = check_int_range(restarts, "restarts", low=1)
     starts = check_int_range(starts, "starts", low=1)
+    if not 0.0 <= float(average) < 1.0:
+        raise UsageError(f"must be a fraction in [0, 1); got {average!r}", "average")
     device = torch.device(device)
     precision = resolve_precision(precision, device)
     shape = torch.Size(shape)
@@ -433,7 +460,7 @@ def attack(
         for r in range(restarts):
             if mode == "apgd":
                 _apgd(objective, shape, radius, steps, starts, norm, chunk, generator, dtype, device, best, half,
-                      directions if r == 0 else None)
+                      directions if r == 0 else None, average)
                 continue
             fraction = FAITHFUL_START_FRACTION if mode == "faithful" else None
             start = _random_start(shape, radius, norm, fraction, generator, dtype, device)

@@ -269,6 +269,23 @@ def test_console_script_help_is_fast() -> None:
     assert probe.stdout.strip() == "False", probe.stderr
 
 
+def test_console_script_exits_fast_after_a_command_with_everything_written(trained_checkpoint, tmp_path) -> None:
+    """The console script leaves with ``os._exit`` after a command that loaded torch (skipping the ~1 s
+    teardown): exit 0, its results and stdout complete, and the exit handlers run (the timings file)."""
+    script = Path(sys.executable).parent / "channelae"
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "channelae.cli"]
+    out, timings = tmp_path / "sim", tmp_path / "timings.json"
+    args = [a.format(ckpt=trained_checkpoint, out=out) for a in SIM if a != "--quiet"]
+    proc = subprocess.run([*cmd, *args, "--channel", "awgn", "--snr-db", "10", "--n-images", "2"], check=False,
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "CHANNELAE_TIMINGS": str(timings), "COLUMNS": "120"})
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((out / "results.json").read_text())  # complete JSON
+    assert str(out) in proc.stdout.replace("\n", "")  # the last lines reached the pipe
+    stages = {name for name, _, _ in json.loads(timings.read_text())["stages"]}
+    assert {"import", "exit"} <= stages  # written by the atexit handler
+
+
 # ------------------------------------------------------------------------------------------ did you mean
 
 DID_YOU_MEAN = [
@@ -343,12 +360,13 @@ def test_help_shows_effective_defaults_and_no_bool_placeholders(monkeypatch: pyt
         assert "<bool>" not in stdout, path
     _, stdout, _ = run_cli(["simulate", "--help"])
     rows = {line.split()[1]: line for line in stdout.splitlines() if line.startswith("│ --")}
-    for option, shown in [("--model", "swt-vae"), ("--distance", "mse"), ("--eot", "1"), ("--restarts", "1"),
+    for option, shown in [("--model", "swt-vae"), ("--distance", "mse"), ("--restarts", "1"),
                           ("--snr-db", "inf,20,10,5"), ("--placement", "rx"), ("--equalizer", "lmmse")]:
         assert f"[default: {shown}]" in rows[option], rows[option]
-    from channelae.attack_defaults import DEFAULT_STEPS
+    from channelae.attack_defaults import DEFAULT_EOT, DEFAULT_STEPS
 
     assert f"[default: ({DEFAULT_STEPS} for apgd" in rows["--steps"]
+    assert f"[default: ({DEFAULT_EOT} through a random" in rows["--eot"]
     assert "[default: auto]" in rows["--attack-precision"]
 
 

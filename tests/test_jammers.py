@@ -13,7 +13,7 @@ from PIL import Image
 from channelae.attacks import distance, pgd, resolve_precision, resolve_target
 from channelae.channels.base import ChannelState
 from channelae.channels.noise_jammer import NoiseJammer
-from channelae.channels.pgd_jammer import DEFAULT_CURVATURE, PGDJammer
+from channelae.channels.pgd_jammer import DEFAULT_CURVATURE, DEFAULT_EOT, PGDJammer
 from channelae.data import load_dataset
 from channelae.definitions import (
     EPS_UNITS,
@@ -327,7 +327,7 @@ def test_convergence_diagnostic_and_control_variate(trained_checkpoint, images) 
     out = _run(link, x, snr_db=[math.inf, 10.0])
     diag = _jammer(link).last_diagnostics
     assert (diag["mode"], diag["steps"], diag["half_steps"], diag["starts"], diag["restarts"]) == ("apgd", 6, 3, 2, 1)
-    assert diag["control_variate"] and diag["eot"] == 1  # a noisy link: on
+    assert diag["control_variate"] and diag["eot"] == DEFAULT_EOT  # a noisy link: on, with DEFAULT_EOT draws
     assert diag["precision"] == resolve_precision("auto", "cpu")  # the default search precision
     half, final = diag["distance_half"], diag["distance_final"]
     assert half.shape == final.shape == (2, 3) and half.dtype == torch.float64

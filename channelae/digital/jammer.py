@@ -117,7 +117,7 @@ class DigitalPGDJammer(Channel):
         B, n = y.shape[-2], y.shape[-1]
         lead = list(y.shape[:-3])
         shape = torch.Size(lead + [radius.numel(), B, 2 * n])
-        N = sp.eot
+        N = sp.eot or 1  # the digital search averages draws only when asked
         bits = ctx.coded_bits if N == 1 else ctx.coded_bits.repeat_interleave(N, dim=0)  # [N·B, C·n_cw]
 
         def rep(t: Tensor, dim: int) -> Tensor:
@@ -159,7 +159,7 @@ class DigitalPGDJammer(Channel):
     def extra_repr(self) -> str:
         sp = self.spec
         return (f"{sp.budget_kind}={sp.budget.tolist()}, placement={sp.placement!r}, mode={sp.mode!r}, "
-                f"steps={sp.steps}, restarts={sp.restarts}, eot={sp.eot}")
+                f"steps={sp.steps}, restarts={sp.restarts}, eot={sp.eot or 1}")
 
 
 def digital_channel(spec: str | Channel, **options: Any) -> Channel:
