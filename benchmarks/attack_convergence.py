@@ -273,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
                         t_ref, c_ref, cached = t_ref + tw, c_ref + tc, cached and hit
                         ref.append(dm(d_ref))
                     if args.bf16:
-                        bf_runs = [run_attack(ckpt, x, eps, snr, seed_c + k, attack_precision="bf16", **opts)
+                        bf_runs = [run_attack(ckpt, x, eps, snr, seed_c + k, **{**opts, "attack_precision": "bf16"})
                                    for k in range(args.seeds)]
                         t_bf += bf_runs[0][4]
                         bf.append(sum(dm(r[0]) for r in bf_runs) / args.seeds)

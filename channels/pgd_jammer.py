@@ -164,13 +164,18 @@ class _JoinZeroRow(torch.autograd.Function):
 #: draws) the worst budget's damage ratio to the long reference went 0.980 → 0.983 and the mean 0.990 → 0.992
 #: for two evaluations without gradient (``benchmarks/README.md``).
 NOISY_AVERAGE = 0.5
+#: Budgets per decoder pass beside the control variate's unperturbed row, at least (even past the rows per
+#: pass): with fewer, that row's share of the search's work grows to 1/2 (e.g. fp32 passes of 256 rows and
+#: budgets of 128 rows: two draws of 64 images).
+CV_MIN_BUDGETS = 4
 
 
 def _search_passes(mode: str, steps: int, restarts: int, starts: int, reevaluate: bool,
                    average: bool = False) -> int:
     """Objective evaluations of one :func:`channelae.attacks.attack` call (the count in its module docstring):
     ``K + 1`` per restart (``apgd`` with ``S > 1`` starts: ``S·(k + 1) + K − k + 1``, ``k = min(⌊0.22K⌋, 4)``),
-    plus 2 when the values are re-evaluated (bf16 search or ``reevaluate``); ``faithful`` runs one restart."""
+    plus 2 per restart with the iterate averaging (``average``, apgd) and 2 when the values are re-evaluated
+    (bf16 search or ``reevaluate``); ``faithful`` runs one restart."""
     if mode == "faithful":
         restarts = 1
     if mode == "apgd" and starts > 1 and steps > 1:
@@ -231,9 +236,10 @@ class PGDJammer(Channel):
     :param attack_precision: ``auto`` (default: bf16 where the CPU/GPU has native bf16, i.e. avx512_bf16 /
         AMX or CUDA compute capability ≥ 8, else fp32), ``fp32`` or ``bf16``: the precision of the search's
         decoder passes only; the link evaluates the returned perturbation, and every metric, in fp32. On the
-        default model the bf16 search changed the default attack's mean damage by −0.04 … −0.19 % (per ε
-        −1.7 … +1.0 %) and ran 1.2–1.7× faster (``benchmarks/README.md``), so ``auto`` is the default; results
-        then depend (within that) on the machine: pass ``fp32`` for bit-for-bit runs across machines.
+        default model the bf16 search changed the default attack's mean damage by −0.04 % noiseless and
+        −0.6 % at 10 dB (three seeds; per ε −1.4 … +0.3 %) and ran 1.4–2.3× faster (``benchmarks/README.md``),
+        so ``auto`` is the default; results then depend (within that) on the machine: pass ``fp32`` for
+        bit-for-bit runs across machines and the last half per cent at finite SNR.
 
     :input state: ``y`` complex ``[..., B, n]`` (on a grid: ``[..., B, R]`` REs); ``state.ctx`` a
         :class:`~channelae.link.LinkContext`.
@@ -413,6 +419,8 @@ class PGDJammer(Channel):
             # whole budgets per decoder pass, the control variate's row counted; apgd: passes of equal size
             # (strong and faithful keep their passes, which fix the order of the search's channel draws)
             per_pass = max(1, max_rows // rows - (1 if use_cv else 0))
+            if use_cv:  # at least CV_MIN_BUDGETS budgets beside the control variate's row: its share ≤ 1/5
+                per_pass = max(per_pass, min(active.numel(), CV_MIN_BUDGETS))
             if self.mode == "apgd":
                 per_pass = math.ceil(active.numel() / math.ceil(active.numel() / per_pass))
             chunk = (len(lead), per_pass)
