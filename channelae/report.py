@@ -441,7 +441,10 @@ def _convergence_note(results: Results, console: Console) -> None:
     if not parts:
         return
     eot = f", {conv.eot} channel draws per step" if conv.eot and conv.eot > 1 else ""
-    starts = f", {conv.starts} starts" if conv.starts > 1 else ""
+    rest = ", the rest random" if conv.starts > 2 * conv.curvature else ""
+    curv = f" (± the top {conv.curvature} curvature directions{rest})" if conv.curvature else ""
+    starts = f", {conv.starts} starts{curv}" if conv.starts > 1 else ""
+    eot += ", late iterates averaged" if conv.average else ""
     noisy = (" (finite SNR: estimates on one fresh channel draw each, so the draw is part of the difference)"
              if (~clean).any() and conv.control_variate else
              " (finite SNR: the search's own noisy values)" if (~clean).any() else "")

@@ -292,7 +292,9 @@ class Convergence:
     """The PGD jammer's convergence diagnostic: the mean distance ``D`` (to the untargeted reference
     ``dec(z0)``, growing, or to the target, shrinking) it had reached after ``half_steps`` and ``steps``
     steps, ``[S][E]`` (NaN at ε = 0, which is not searched), on its own noise draws; plus how it searched
-    (``starts`` random starts explored per restart, ``eot`` channel draws averaged per step). Noiseless the two
+    (``starts`` starts explored per restart, the first ``2·curvature`` of them the curvature directions,
+    ``eot`` channel draws averaged per step, ``average`` the fraction of late iterates averaged into a
+    candidate, 0 = none). Noiseless the two
     values are exact; through a random link they are estimates (``control_variate``: re-evaluated on one fresh
     channel draw each; else the search's own best noisy values), so their difference includes that draw."""
 
@@ -308,6 +310,8 @@ class Convergence:
     starts: int = 1
     eot: int | None = None
     control_variate: bool = False
+    curvature: int = 0
+    average: float = 0.0
 
     def relative_gain(self) -> np.ndarray:
         """``[S, E]`` what the second half of the steps still changed, relative to the final distance:
@@ -648,7 +652,8 @@ class Results:
                 precision=conv.get("precision"), distance=str(conv.get("distance", "")),
                 targeted=bool(conv.get("targeted", False)), starts=int(conv.get("starts", 1)),
                 eot=None if conv.get("eot") is None else int(conv["eot"]),
-                control_variate=bool(conv.get("control_variate", False))),
+                control_variate=bool(conv.get("control_variate", False)),
+                curvature=int(conv.get("curvature", 0)), average=float(conv.get("average", 0.0))),
             draws=int(doc.get("draws", 1)),
             latent_bars=None if bars is None else LatentBars(
                 snr_db=decode_number(bars["snr_db"]), eps=decode_number(bars["eps"]),

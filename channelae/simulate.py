@@ -664,6 +664,9 @@ def _run_chunks(config: SimulationConfig, plan: GridPlan, links: dict[str, Any],
                     tensors[f"{lname}.conv_rows"] = torch.tensor([B * D], dtype=torch.float64)
                     tensors[f"{lname}.conv_eot"] = torch.tensor([int(diag.get("eot") or 1)], dtype=torch.int64)
                     tensors[f"{lname}.conv_cv"] = torch.tensor([bool(diag.get("control_variate"))])
+                    tensors[f"{lname}.conv_curv"] = torch.tensor([int(diag.get("curvature") or 0)], dtype=torch.int64)
+                    tensors[f"{lname}.conv_avg"] = torch.tensor([float(diag.get("average") or 0.0)],
+                                                                dtype=torch.float64)
                 if metrics.per_set:
                     kept.x_hat[lname].append((o.x_hat.detach().cpu() * 255).round().to(torch.uint8))
                 if c == 0:
@@ -706,7 +709,7 @@ def _gather(partial: Path, n_chunks: int, links: list[str], metrics: MetricSet, 
                  or (k.split(".")[-1] in metrics.specs and k.split(".")[-1] not in metrics.per_set)}
     convergence: dict[str, Tensor] = {}
     for k in chunks[0]:
-        if k.endswith((".conv_eot", ".conv_cv")):
+        if k.endswith((".conv_eot", ".conv_cv", ".conv_curv", ".conv_avg")):
             convergence[k] = torch.cat([ch[k] for ch in chunks]).amax()
         if k.endswith((".conv_half", ".conv_final")):
             rows = torch.cat([ch[k.rsplit(".", 1)[0] + ".conv_rows"] for ch in chunks])  # [n_chunks]
@@ -896,6 +899,8 @@ def _convergence(links: dict[str, Any], gathered: Gathered, dev: torch.device) -
     half, final = gathered.convergence.get("jammer.conv_half"), gathered.convergence.get("jammer.conv_final")
     eot = gathered.convergence.get("jammer.conv_eot")
     cv = gathered.convergence.get("jammer.conv_cv")
+    curv = gathered.convergence.get("jammer.conv_curv")
+    avg = gathered.convergence.get("jammer.conv_avg")
     if stage is None or half is None or final is None:
         return None
     from channelae.attacks import resolve_precision
@@ -905,7 +910,9 @@ def _convergence(links: dict[str, Any], gathered: Gathered, dev: torch.device) -
                        precision=resolve_precision(getattr(stage, "attack_precision", "fp32"), dev),
                        distance=str(stage.distance), targeted=stage.target is not None,
                        starts=int(getattr(stage, "starts", 1)), eot=int(eot) if eot is not None else None,
-                       control_variate=bool(cv) if cv is not None else False)
+                       control_variate=bool(cv) if cv is not None else False,
+                       curvature=int(curv) if curv is not None else 0,
+                       average=float(avg) if avg is not None else 0.0)
 
 
 def _statistics(*, plan: GridPlan, links: list[str], specs: dict[str, Any], per_image: dict[str, Tensor],

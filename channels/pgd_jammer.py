@@ -251,7 +251,9 @@ class PGDJammer(Channel):
     (float64), the mean over images of the distance ``D`` to the reference (untargeted: ``dec(z0)``,
     growing) or target (shrinking) that the search had reached after ``K // 2`` and ``K`` steps (best so far;
     NaN for budgets of 0, which are not searched), with ``steps``, ``half_steps``, ``starts``, ``restarts``,
-    ``eot``, ``control_variate`` (whether it was used), ``mode``, ``precision``, ``distance`` and ``targeted``.
+    ``eot`` (draws per step used), ``control_variate`` (whether it was used), ``curvature`` (directions used as
+    starts), ``average`` (fraction of late iterates averaged; 0 = none), ``mode``, ``precision``, ``distance``
+    and ``targeted``.
     Through a random link with the control variate (``apgd``) both are re-evaluated on one fresh draw (with
     the control variate's correction), i.e. unbiased estimates; otherwise (``strong``, ``faithful`` or
     ``control_variate=False`` through a random link) they are the best of the search's own noisy values,
@@ -450,6 +452,7 @@ class PGDJammer(Channel):
         self.last_diagnostics = {"distance_half": d_half, "distance_final": d_final, "steps": self.steps,
                                  "half_steps": self.steps // 2, "restarts": self.restarts, "mode": self.mode,
                                  "starts": self.starts, "curvature": 0 if directions is None else self.curvature,
+                                 "average": NOISY_AVERAGE if random_tail and self.mode == "apgd" else 0.0,
                                  "eot": N, "control_variate": bool(use_cv),
                                  "precision": precision, "distance": self.distance,
                                  "targeted": tgt is not None}

@@ -554,6 +554,12 @@ def test_convergence_diagnostic_is_recorded(main_run: dict) -> None:
     assert np.all(np.isnan(final[:, 0])) and np.all(np.isfinite(final[:, 1:]))  # ε = 0 is not searched
     assert np.all(np.isfinite(half[:, 1:])) and np.all(final[:, 1:] > 0)
     assert "attack convergence (apgd" in main_run["stdout"] and "at finite SNR" in main_run["stdout"]
+    # how it searched: awgn *before* the jammer is realised and known to it, so the link after it is
+    # deterministic: one draw per step, no control variate, no averaging; the curvature starts
+    from channelae.attack_defaults import DEFAULT_CURVATURE
+
+    assert (conv["eot"], conv["control_variate"], conv["average"]) == (1, False, 0.0)
+    assert conv["curvature"] == DEFAULT_CURVATURE
 
 
 def test_rayleigh_eps0_rows_identical_and_reference_sees_the_same_realisations(trained_checkpoint: Path,
@@ -653,6 +659,12 @@ def test_folding_leaves_the_results_unchanged_in_fp32(trained_checkpoint: Path, 
     for res in runs.values():
         del res["manifest"]
     assert runs[True]["convergence"]["precision"] == "fp32"
+    # receiver noise after the jammer: the noisy search (draws per step, control variate, averaging) ran
+    from channelae.attack_defaults import DEFAULT_EOT
+    from channelae.channels.pgd_jammer import NOISY_AVERAGE
+
+    conv = runs[True]["convergence"]
+    assert (conv["eot"], conv["control_variate"], conv["average"]) == (DEFAULT_EOT, True, NOISY_AVERAGE)
     _assert_close_json(runs[True], runs[False])
 
 
