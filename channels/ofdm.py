@@ -551,11 +551,11 @@ class OFDM(Channel):
         y = state.y
         check_complex(y, "ofdm")
         if state.grid is not None:
-            raise UsageError("the signal is already on a resource grid: use one ofdm stage", "--channel")
+            raise UsageError("the signal is already on a resource grid: use one ofdm stage", "channel")
         h0, no0 = torch.as_tensor(state.h), torch.as_tensor(state.no)
         if not (bool((h0 == 1).all()) and bool((no0 == 0).all())):
             raise UsageError("ofdm maps the transmitted symbols onto its grid: put it before fading and noise "
-                             "stages (e.g. ofdm+pgd-jammer, ofdm+awgn)", "--channel")
+                             "stages (e.g. ofdm+pgd-jammer, ofdm+awgn)", "channel")
         *lead, n = y.shape
         N = math.prod(lead)
         b = self.blocks(n, y.device, y.dtype)

@@ -103,14 +103,14 @@ class DigitalPGDJammer(Channel):
         ctx = state.ctx
         if tail is None or getattr(ctx, "coded_bits", None) is None:
             raise UsageError("the digital PGD jammer needs the digital link's demapper: use it inside a "
-                             "DigitalLink", "--channel")
+                             "DigitalLink", "channel")
         sp = self.spec
         # common random numbers: the jammer's randomness (random starts, the draws of later random stages in
         # its search) comes from a private generator seeded with exactly one draw of the link's, as for the
         # analog PGD jammer and the noise jammer, so the link's stream after it is the same in every link
         gen = private_generator(generator, "pgd-jammer")
         start_gen = private_generator(gen, "digital pgd-jammer starts")
-        radius = jammer_radius(sp.budget_kind, sp.budget, state, "--channel")  # [E], symbol units
+        radius = jammer_radius(sp.budget_kind, sp.budget, state, "channel")  # [E], symbol units
         y = state.y.unsqueeze(-3)  # [..., 1, B, n]
         h = expand_for_grid(state.h)
         no = expand_for_grid(state.no)
@@ -182,6 +182,6 @@ def digital_channel(spec: str | Channel, **options: Any) -> Channel:
             st = DigitalPGDJammer(st)
         elif st.needs_decoder and not isinstance(st, DigitalPGDJammer):
             raise UsageError(f"channel stage {type(st).__name__} needs the image decoder; the digital link "
-                             "supports pgd-jammer (on the LLRs) and noise-jammer", "--channel")
+                             "supports pgd-jammer (on the LLRs) and noise-jammer", "channel")
         out.append(st)
     return out[0] if len(out) == 1 else Compose(out)
