@@ -107,6 +107,22 @@ def test_csv_and_per_image_file_hold_the_error_rates(digital_run: dict) -> None:
         [num(v) for row in doc["curves"]["noise"]["bler"]["mean"] for v in row])
 
 
+def test_digital_link_over_ofdm_with_the_pgd_jammer(trained_checkpoint: Path, tmp_path: Path) -> None:
+    """``--link digital`` with the jammer on an OFDM resource grid (TDL-A, LS estimation): it runs end to end,
+    the digital symbols travel on the grid (JSR over the signal REs), the budget-0 rows of the jammer and the
+    noise control are identical (common random numbers) and a JSR 0 dB jammer breaks blocks at 20 dB."""
+    code, _, stderr = run_cli(["simulate", "--link", "digital", "--bits", "4", "--code-rate", "0.5", "--qam", "16",
+                               "--channel", "ofdm+pgd-jammer", "--jsr-db=-20,0", "--snr-db", "20", "--steps", "4",
+                               *FAST, "--checkpoint", trained_checkpoint, "--out", tmp_path])
+    assert code == 0, stderr
+    doc = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
+    assert doc["digital"]["num_channel_uses"] == N_C and doc["channel"] == "ofdm+pgd-jammer"
+    assert [num(j) for j in doc["budget"]["jsr_db"][1:]] == pytest.approx([-20.0, 0.0], abs=1e-9)
+    for m in ("ssim", "ber", "coded_ber", "bler"):
+        assert doc["curves"]["jammer"][m]["mean"][0][0] == doc["curves"]["noise"][m]["mean"][0][0]
+    assert num(doc["curves"]["jammer"]["bler"]["mean"][0][-1]) > num(doc["curves"]["jammer"]["bler"]["mean"][0][0])
+
+
 def test_equal_bandwidth_uses_the_analog_channel_uses(trained_checkpoint: Path, tmp_path: Path) -> None:
     code, _, stderr = run_cli(["simulate", "--link", "digital", "--equal-bandwidth", "--channel", "awgn",
                                     "--snr-db", "inf", "--n-images", "2", "--metrics", "ssim", "--no-plots",
