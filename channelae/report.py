@@ -217,6 +217,9 @@ def print_summary(results: Results, console: Console | None = None) -> None:
         share = f" = {100 * rel:.3g} % of the mean clean {b.relative_to.removeprefix('mean ')}" if rel else ""
         what = ("L2 norm per example of the symbol perturbation, Es = 1" if b.eps_unit == "link"
                 else "latent L2 norm per example")
+        config = results.manifest.config if results.manifest is not None else {}
+        if (config or {}).get("norm") == "linf":  # the jammer's box ±ε/√(2n) per real coordinate: inside the ball
+            what += "; L∞ jammer: each real coordinate within ±ε/√(2n), so ‖δ‖₂ ≤ ε"
         say(f"budget shown: ε = {b.eps[hi]:.4g} ({what}){share}, JSR {b.jsr_db[hi]:.1f} dB; grid "
             f"{b.eps[0]:.4g}…{b.eps[-1]:.4g} ({len(b.eps)} budgets)")
     t = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)

@@ -703,6 +703,15 @@ def test_latent_units_on_request(trained_checkpoint: Path, tmp_path: Path) -> No
     assert "ε (latent L2)" in stdout and "ε/‖z‖" in stdout and "latent L2 norm per example" in stdout
 
 
+def test_linf_jammer_summary_says_how_the_budget_bounds_it(trained_checkpoint: Path, tmp_path: Path) -> None:
+    code, stdout, err = run_cli(["simulate", "--channel", "pgd-jammer", "--norm", "linf", "--eps", "0,0.5",
+                                 "--steps", "2", "--snr-db", "inf", *FAST, "--checkpoint", trained_checkpoint,
+                                 "--out", tmp_path])
+    assert code == 0, err
+    flat = " ".join(stdout.split())
+    assert "L∞ jammer: each real coordinate within ±ε/√(2n), so ‖δ‖₂ ≤ ε" in flat
+
+
 def test_report_reads_a_version_1_results_dir(main_run: dict, tmp_path: Path) -> None:
     """An old results folder (schema 1: latent ε, no paired statistics) still prints its tables."""
     doc = load_json(main_run["out"])
