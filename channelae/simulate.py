@@ -543,10 +543,13 @@ def _chunk_generator(seed: int, chunk: int, device: torch.device) -> torch.Gener
 
 
 def _pgd_stage(link: Any) -> Any:
-    """The PGD jammer stage of a link's channel, or ``None``."""
+    """The PGD jammer stage of a link's channel (analog, or the digital link's PGD on the LLRs), or ``None``."""
     from channelae.channels.pgd_jammer import PGDJammer
 
-    return next((st for st in getattr(link.channel, "stages", [link.channel]) if isinstance(st, PGDJammer)), None)
+    def is_pgd(st: Any) -> bool:
+        return isinstance(st, PGDJammer) or isinstance(getattr(st, "spec", None), PGDJammer)
+
+    return next((st for st in getattr(link.channel, "stages", [link.channel]) if is_pgd(st)), None)
 
 
 @dataclass

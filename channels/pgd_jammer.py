@@ -170,7 +170,7 @@ NOISY_AVERAGE = 0.5
 CV_MIN_BUDGETS = 4
 
 
-def _search_passes(mode: str, steps: int, restarts: int, starts: int, reevaluate: bool,
+def search_passes(mode: str, steps: int, restarts: int, starts: int, reevaluate: bool,
                    average: bool = False) -> int:
     """Objective evaluations of one :func:`channelae.attacks.attack` call (the count in its module docstring):
     ``K + 1`` per restart (``apgd`` with ``S > 1`` starts: ``S·(k + 1) + K − k + 1``, ``k = min(⌊0.22K⌋, 4)``),
@@ -427,7 +427,7 @@ class PGDJammer(Channel):
                 per_pass = math.ceil(active.numel() / math.ceil(active.numel() / per_pass))
             chunk = (len(lead), per_pass)
             reevaluate = use_cv or resolve_precision(self.attack_precision, y.device) != "fp32"
-            passes = (_search_passes(self.mode, self.steps, self.restarts, self.starts, reevaluate, random_tail)
+            passes = (search_passes(self.mode, self.steps, self.restarts, self.starts, reevaluate, random_tail)
                       * math.ceil(active.numel() / chunk[1]))
             if self.mode == "apgd" and self.curvature and tgt is None:
                 def recon(delta: Tensor) -> Tensor:  # reconstructions [..., R, B, C, H, W] for δ [..., R, B, 2m]

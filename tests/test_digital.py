@@ -392,3 +392,20 @@ def test_link_refuses_bad_options(model_and_stats) -> None:
     with pytest.raises(UsageError, match="--csi"):
         make_link(model_and_stats, csi="estimated")
     assert isinstance(plan_code(60, 16, 0.5), CodePlan)
+
+
+@pytest.mark.parametrize("opts", [{"steps": 4}, {"steps": 3, "mode": "strong", "restarts": 2}])
+def test_digital_pgd_reports_each_search_pass(model_and_stats, images, opts: dict) -> None:
+    """The digital PGD jammer calls ``progress(done, total)`` once per evaluation of its search, done = 1 …
+    total with the exact total (what simulate's progress bar is drawn with), and simulate finds the stage."""
+    from channelae.simulate import _pgd_stage
+
+    link = make_link(model_and_stats, "pgd-jammer", channel_options={"eps": [0.0, 0.5, 1.0], **opts})
+    stage = _pgd_stage(link)
+    assert stage is not None and hasattr(stage, "progress")
+    calls: list[tuple[int, int]] = []
+    stage.progress = lambda k, n: calls.append((k, n))
+    link(images, [10.0], generator=gen(0))
+    total = calls[-1][1]
+    assert [k for k, _ in calls] == list(range(1, total + 1)) and {n for _, n in calls} == {total}
+    assert total == opts.get("restarts", 1) * (opts["steps"] + 1)

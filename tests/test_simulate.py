@@ -915,15 +915,17 @@ def test_pgd_jammer_reports_each_search_pass(trained_checkpoint: Path) -> None:
     from channelae.link import Link
 
     x = load_dataset("mnist-5k", "test", limit=4).batch(torch.arange(4))
-    for spec, opts in (("awgn+pgd-jammer", {"steps": 6}), ("pgd-jammer", {"steps": 5, "mode": "strong",
-                                                                          "restarts": 2})):
+    cases = (("awgn+pgd-jammer", {"steps": 6}, 10.0),  # noise before the jammer: a deterministic search
+             ("pgd-jammer", {"steps": 6}, 10.0),  # noise after: draws, control variate, averaging, re-evaluation
+             ("pgd-jammer", {"steps": 5, "mode": "strong", "restarts": 2}, math.inf))
+    for spec, opts, snr in cases:
         link = Link.from_checkpoint(trained_checkpoint, spec, channel_options={"eps": [0.0, 0.3, 0.6], **opts,
                                                                                "attack_precision": "fp32"})
         stage = next(s for s in getattr(link.channel, "stages", [link.channel]) if hasattr(s, "progress"))
         stage.max_rows = 4  # one budget per pass: two pieces per evaluation
         calls: list[tuple[int, int]] = []
         stage.progress = lambda k, n, seen=calls: seen.append((k, n))
-        link(x, [10.0] if spec.startswith("awgn") else [math.inf], generator=torch.Generator().manual_seed(0))
+        link(x, [snr], generator=torch.Generator().manual_seed(0))
         total = calls[-1][1]
         assert [k for k, _ in calls] == list(range(1, len(calls) + 1)) and calls[-1][0] == total
         assert {n for _, n in calls} == {total} and total % 2 == 0

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -44,7 +45,7 @@ from channelae.channels._budget import add_perturbation, expand_for_grid
 from channelae.channels.base import ChannelState, Tail, call_tail, private_generator
 from channelae.channels.compose import Compose
 from channelae.channels.noise_jammer import jammer_radius
-from channelae.channels.pgd_jammer import PGDJammer
+from channelae.channels.pgd_jammer import PGDJammer, search_passes
 from channelae.errors import UsageError
 
 __all__ = ["BCE_CAP", "DigitalPGDJammer", "digital_channel", "llr_surrogate"]
@@ -97,6 +98,8 @@ class DigitalPGDJammer(Channel):
                              "distances do not apply (leave --distance at mse)", "--distance")
         self.spec = spec
         self.last_delta: Tensor | None = None
+        #: ``progress(done, total)`` after each evaluation of the search (``simulate`` draws its bar with it).
+        self.progress: Callable[[int, int], None] | None = None
 
     def apply(self, state: ChannelState, snr_db: float | Tensor | None = None, *, tail: Tail | None = None,
               generator: torch.Generator | None = None) -> ChannelState:
@@ -136,7 +139,14 @@ class DigitalPGDJammer(Channel):
             rho = self.temperature * (r.square() / n).reshape(-1, 1, 1)  # jammer power per complex symbol, per budget
             ctx_s = dataclasses.replace(ctx, surrogate_no=rho)
 
+            passes = search_passes(sp.mode, sp.steps, sp.restarts, 1, False)  # pgd: one start, fp32
+            done = 0
+
             def objective(d: Tensor) -> Tensor:
+                nonlocal done
+                if self.progress is not None:
+                    done += 1
+                    self.progress(min(done, passes), passes)
                 dc = torch.complex(d[..., :n], d[..., n:])
                 st = state.with_budget_dim(y=add_perturbation(y_e, h_e, rep(dc, -2), sp.placement), h=h_e,
                                            no=no_e, ctx=ctx_s)
