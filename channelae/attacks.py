@@ -316,7 +316,7 @@ def _apgd_run(objective: Callable[[Tensor], Tensor], start: Tensor, radius: Tens
     successes = torch.zeros(lead, dtype=torch.int64, device=start.device)
     window, reduced_last = 0, torch.ones(lead, dtype=torch.bool, device=start.device)
     best_at_check = run.value.clone()
-    n_avg = int(average * steps)
+    n_avg = min(int(average * steps), steps)
     avg = torch.zeros_like(x)
     for k in range(1, steps + 1):
         a = 1.0 if k == 1 else APGD_MOMENTUM
