@@ -16,7 +16,7 @@ Formulas
 --------
 - **Mean and interval** per grid point over ``n`` per-image values ``x_i``:
   ``x̄ ± t_{n−1}((1 + level)/2) · s/√n`` with ``s² = Σ(x_i − x̄)²/(n − 1)`` and ``t_{n−1}`` Student's
-  quantile (``scipy.stats.t.ppf``). ``n = 1`` (or an infinite mean, e.g. PSNR of a perfect image) gives
+  quantile (:func:`t_quantile`). ``n = 1`` (or an infinite mean, e.g. PSNR of a perfect image) gives
   ``lo = hi = x̄``.
 - **AADDC** (study §3.1.2): ``AADDC = ∫_{ε_0}^{ε_{E−1}} max(m(ε), 0) dε``, exact for the piecewise-linear
   curve. On a segment of width ``h = ε_{k+1} − ε_k`` with end margins ``a = m(ε_k)``, ``b = m(ε_{k+1})``
@@ -106,6 +106,7 @@ __all__ = [
     "equivalent_snr_status",
     "mean_ci",
     "metric_spec",
+    "t_quantile",
 ]
 
 TensorLike = Tensor | float | list | tuple
@@ -214,12 +215,18 @@ def mean_ci(values: TensorLike, dim: int = -1, level: float = 0.95) -> MeanCI:
     mean = x.mean(dim)
     if n == 1:
         return MeanCI(mean, mean.clone(), mean.clone())
-    from scipy.stats import t as student_t
-
-    quantile = float(student_t.ppf(0.5 + level / 2.0, n - 1))
+    quantile = t_quantile(0.5 + level / 2.0, n - 1)
     half = quantile * x.std(dim, correction=1) / math.sqrt(n)
     half = torch.where(torch.isinf(mean), torch.zeros_like(half), half)
     return MeanCI(mean, mean - half, mean + half)
+
+
+def t_quantile(p: float, df: float) -> float:
+    """The ``p`` quantile of Student's t with ``df`` degrees of freedom (``scipy.stats.t.ppf(p, df)``, via
+    ``scipy.special.stdtrit``: the same numbers without the ~0.7 s import of ``scipy.stats``)."""
+    from scipy.special import stdtrit
+
+    return float(stdtrit(df, p))
 
 
 def aaddc(

@@ -480,3 +480,14 @@ def test_equivalent_snr_loss_rejects_bad_inputs(
 ) -> None:
     with pytest.raises(UsageError, match=argument):
         equivalent_snr_loss(snr_db, 0.15, grid, q_noise, hib)
+
+
+def test_t_quantile_is_scipys_student_t() -> None:
+    from scipy.stats import t as student_t
+
+    from channelae.curves import t_quantile
+
+    for df in (1, 2, 4, 31, 199):
+        for p in (0.975, 0.995, 0.9):
+            assert t_quantile(p, df) == pytest.approx(float(student_t.ppf(p, df)), rel=1e-12)
+    assert t_quantile(0.975, 2) == pytest.approx(4.302652729911275)

@@ -101,9 +101,9 @@ def t_quantile(n: int, level: float = 0.95) -> float:
     freedom): 4.303 for ``n = 3``, 12.71 for ``n = 2``; ``nan`` for ``n < 2``."""
     if n < 2:
         return math.nan
-    from scipy.stats import t as student_t
+    from channelae.curves import t_quantile
 
-    return float(student_t.ppf(0.5 + level / 2.0, n - 1))
+    return t_quantile(0.5 + level / 2.0, n - 1)
 
 
 def _ci(values: list[float]) -> dict[str, Any]:

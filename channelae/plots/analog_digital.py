@@ -55,12 +55,12 @@ def _seed_stats(curves: list[np.ndarray], los: list[np.ndarray], his: list[np.nd
     """Mean and 95 % band: the run's own interval for one seed, a t-interval over the seeds' means for more."""
     if len(curves) == 1:
         return curves[0], los[0], his[0]
-    from scipy.stats import t as student_t
+    from channelae.curves import t_quantile
 
     v = np.stack(curves)
     n = v.shape[0]
     mean = v.mean(0)
-    half = float(student_t.ppf(0.975, n - 1)) * v.std(0, ddof=1) / math.sqrt(n)
+    half = t_quantile(0.975, n - 1) * v.std(0, ddof=1) / math.sqrt(n)
     return mean, mean - half, mean + half
 
 
