@@ -603,6 +603,7 @@ def _run_chunks(config: SimulationConfig, plan: GridPlan, links: dict[str, Any],
     from safetensors.torch import save_file
 
     from channelae.io import atomic_path
+    from channelae.link.snr_groups import run_in_snr_groups
     from channelae.progress import make_progress
 
     N = len(data)
@@ -638,15 +639,15 @@ def _run_chunks(config: SimulationConfig, plan: GridPlan, links: dict[str, Any],
                     completed += units[lname]
                     continue
                 stage = _pgd_stage(link)
-                if stage is not None:
-                    def step(k: int, total: int, base: float = completed, info: str = where,
-                             span: float = _PGD_UNITS) -> None:
-                        bar.update(task, completed=base + span * min(k, total) / max(total, 1),
-                                   info=f"{info}PGD jammer, search pass {min(k, total)}/{total}")
-
-                    stage.progress = step
                 try:
-                    o = link(xr, snr, generator=_chunk_generator(config.seed, c, dev))
+                    if stage is not None and config.link == "analog":
+                        # noiseless and finite SNR points searched apart (same realisations; snr_groups)
+                        o = run_in_snr_groups(link, xr, snr, lambda c=c: _chunk_generator(config.seed, c, dev),
+                                              stage, _group_progress(stage, bar, task, completed, where, snr))
+                    else:
+                        if stage is not None:
+                            _group_progress(stage, bar, task, completed, where, snr)(0, torch.arange(S))
+                        o = link(xr, snr, generator=_chunk_generator(config.seed, c, dev))
                 finally:
                     if stage is not None:
                         stage.progress = None
@@ -685,6 +686,28 @@ def _run_chunks(config: SimulationConfig, plan: GridPlan, links: dict[str, Any],
             with atomic_path(part) as tmp:
                 save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp))
     return kept
+
+
+def _group_progress(stage: Any, bar: Any, task: Any, base: float, info: str,
+                    snr: Tensor) -> Callable[[int, Tensor], None]:
+    """``before_group(i, idx)`` for :func:`run_in_snr_groups`: points the jammer's progress callback at the
+    group's share of the chunk's search units (finite SNR points weigh 2: two channel draws per step)."""
+    weight = torch.where(torch.isinf(snr.cpu()), 1.0, 2.0)
+    total = float(weight.sum())
+    done = [base]  # where the next group's share starts
+
+    def before(i: int, idx: Tensor) -> None:
+        start = done[0]
+        span = _PGD_UNITS * float(weight[idx.cpu()].sum()) / total
+        done[0] = start + span
+
+        def step(k: int, n: int) -> None:
+            bar.update(task, completed=start + span * min(k, n) / max(n, 1),
+                       info=f"{info}PGD jammer, search pass {min(k, n)}/{n}")
+
+        stage.progress = step
+
+    return before
 
 
 @dataclass(frozen=True)

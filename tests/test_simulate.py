@@ -580,6 +580,38 @@ def test_rayleigh_eps0_rows_identical_and_reference_sees_the_same_realisations(t
     assert np.all(np.asarray(conv.distance_final[1][1:]) >= np.asarray(conv.distance_half[1][1:]) - 1e-12)
 
 
+def test_noiseless_and_finite_snr_points_are_searched_apart(trained_checkpoint: Path, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The jammed link runs its noiseless SNR point and its finite ones as two calls (the noiseless search
+    needs no channel draws), on the same realisations as the noise control: ε = 0 rows still identical."""
+    from channelae.link import Link
+    from channelae.simulate import SimulationConfig, simulate
+
+    calls: list[tuple[str, list[float]]] = []
+    forward = Link.forward
+
+    def spy(self, x, snr_db=None, **kw):
+        calls.append((self.channel_spec if isinstance(getattr(self, "channel_spec", None), str) else
+                      type(self.channel).__name__, torch.as_tensor(snr_db).reshape(-1).tolist()))
+        return forward(self, x, snr_db, **kw)
+
+    monkeypatch.setattr(Link, "forward", spy)
+    cfg = SimulationConfig(channel="pgd-jammer", eps=(0.0, 0.3), snr_db=(10.0, math.inf, 20.0), n_images=4,
+                           metrics=("mse",), steps=2)
+    res = simulate(cfg, tmp_path, checkpoint=trained_checkpoint, device="cpu", progress=False, command="test")
+    grids = [g for _, g in calls]
+    assert [math.inf] in grids and [10.0, 20.0] in grids  # the jammer link, per group
+    assert [10.0, math.inf, 20.0] in grids  # the noise control: one call
+    per = _per_image(tmp_path)
+    assert torch.equal(per["jammer.mse"][:, 0], per["noise.mse"][:, 0])
+    mse0 = per["jammer.mse"][:, 0].mean(-1)  # noise grows 20 dB -> 10 dB, none at inf: order kept
+    assert mse0[1] < mse0[2] < mse0[0]
+    assert (per["jammer.mse"][:, 1].mean(-1) > per["noise.mse"][:, 1].mean(-1)).all()
+    conv = res.convergence  # how it searched at the finite points; the noiseless diagnostic only grows
+    assert (conv.eot, conv.control_variate) == (2, True)
+    assert conv.distance_final[1][1] >= conv.distance_half[1][1] - 1e-12
+
+
 def test_draws_average_each_image_over_independent_realisations(trained_checkpoint: Path, tmp_path: Path) -> None:
     from channelae.data import load_dataset
     from channelae.link import Link
