@@ -267,7 +267,7 @@ class PGDJammer(Channel):
     needs_decoder = True
     #: Decoder rows per objective evaluation (whole budgets per pass, at least one): bounds memory and sets
     #: speed, not results. ``None``: :func:`channelae.models.fold.rows_per_pass` for the search's precision
-    #: and device (CPU: 256 in fp32, 1024 in bf16, measured in benchmarks/README.md).
+    #: and device (CPU: 256 in fp32, 2048 in bf16, measured in benchmarks/README.md).
     max_rows: int | None = None
 
     def __init__(

@@ -70,8 +70,12 @@ _RESHAPE = (nn.Flatten, nn.Unflatten, _Unflatten, nn.Identity)
 #: (benchmarks/README.md). fp32: the decoder alone (``attack_throughput.py --rows-scan``) is flat from 128 to
 #: 1024 rows (per CPU-second up to ~10 % better at 1024) and falls off from 2048, but through the attack
 #: (64 images × 10 budgets) passes of 256 rows beat passes of 640 by 8-32 % in two A/B runs at load ~6, and
-#: use less memory. bf16: best at 1024-2048 rows alone, 1024 ≥ 256 through the attack; 4096 falls off.
-ROWS_PER_PASS: dict[str, int] = {"fp32": 256, "bf16": 1024}
+#: use less memory. bf16: best at 1024-2048 rows alone, 1024 ≥ 256 through the attack; 4096 falls off. Through
+#: the main job's noisy search (3 SNR points × 32 images × 2 draws = 192 rows per budget, the control variate's
+#: row in every pass) 2048 rows (two passes of 5 + 1 budgets) ran ~7 % faster than 1024 (three of 4 + 1) in four
+#: alternating runs each, idle: fewer control-variate rows for the same per-row speed; one pass of 2112 rows was
+#: slower again.
+ROWS_PER_PASS: dict[str, int] = {"fp32": 256, "bf16": 2048}
 #: On CUDA small passes are launch-bound, so passes are as large as memory allows; not measured here.
 CUDA_ROWS_PER_PASS = 4096
 
