@@ -7,7 +7,8 @@ which reads as its steps:
    points, and the links that run over them: the requested channel, its equal-power noise control, and the
    noise-only reference (the channel with a zero jammer budget) on its own fine SNR grid;
 2. :func:`_run_chunks` — every chunk of images through every link, all SNR points and budgets in one call
-   (``[S, E, B·draws]`` rows, chunked to ``max_rows``); resumable;
+   (``[S, E, B·draws]`` rows, chunked to ``max_rows``; the PGD-jammed link in two calls, its noiseless and its
+   finite SNR points, on the same realisations: :mod:`channelae.link.snr_groups`); resumable;
 3. :func:`_statistics` — per-image values → means and intervals, the paired jammer − noise differences,
    AADDC, breaking budgets, equivalent SNRs and their losses (:mod:`channelae.curves`) on the reference curve
    (whose points at the simulation's own SNRs are the jammed links' ε = 0 values: the same link and

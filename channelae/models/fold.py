@@ -299,12 +299,14 @@ def _merge_affine_run(layers: list[nn.Module], d: int, ref: Tensor) -> tuple[nn.
     shape = tuple(out.shape[1:])
     flat = out.reshape(1 + d, -1)
     bias, weight = flat[0], (flat[1:] - flat[0]).T  # [F], [F, d]
-    # skip_init: no random initialisation (it would consume the global RNG and change later draws)
-    lin = torch.nn.utils.skip_init(nn.Linear, d, weight.shape[0], device=ref.device, dtype=ref.dtype)
+    # built on the CPU under a forked RNG: its random initialisation must not consume the global generator
+    # (later draws would change); torch.nn.utils.skip_init would avoid it too, but imports torch._refs (~0.5 s)
+    with torch.random.fork_rng(devices=[]):
+        lin = nn.Linear(d, weight.shape[0], dtype=ref.dtype)
     with torch.no_grad():
         lin.weight.copy_(weight)
         lin.bias.copy_(bias)
-    return lin, shape
+    return lin.to(ref.device), shape
 
 
 def fold_decoder(model: nn.Module, *, channels_last: bool | None = None) -> FoldedDecoder:
