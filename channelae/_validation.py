@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = [
+    "broadcast_shapes",
     "check_device",
     "check_finite",
     "check_int_range",
@@ -19,6 +20,25 @@ __all__ = [
     "check_one_of",
     "check_positive",
 ]
+
+
+def broadcast_shapes(*shapes: Iterable[int]) -> torch.Size:
+    """``torch.broadcast_shapes`` in plain Python (same result; ``RuntimeError`` when the shapes do not
+    broadcast). torch's own imports ``torch._refs`` and with it sympy on first use (~1 s at a command's start)."""
+    import torch
+
+    out: list[int] = []
+    for shape in shapes:
+        dims = [int(v) for v in shape]
+        if len(dims) > len(out):
+            out = [1] * (len(dims) - len(out)) + out
+        for i, v in enumerate(dims, start=len(out) - len(dims)):
+            if v != out[i] and v != 1:
+                if out[i] != 1:
+                    raise RuntimeError(f"shapes {[tuple(s) for s in shapes]} do not broadcast (dim {i}: {out[i]} "
+                                       f"vs {v})")
+                out[i] = v
+    return torch.Size(out)
 
 
 def check_one_of(value: Any, allowed: Iterable[Any], name: str) -> Any:

@@ -88,7 +88,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from channelae._validation import check_finite
+from channelae._validation import broadcast_shapes, check_finite
 from channelae.errors import UsageError
 
 __all__ = [
@@ -413,7 +413,7 @@ def _margin(values: Tensor, limit: float | Tensor, higher_is_better: bool) -> Te
     if not torch.isfinite(line).all():
         raise UsageError(f"must be finite; got {line.tolist()}", "limit")
     try:
-        torch.broadcast_shapes(line.shape, values.shape[:-1])
+        broadcast_shapes(line.shape, values.shape[:-1])
     except RuntimeError:
         raise UsageError(
             f"shape {tuple(line.shape)} does not broadcast against q's leading shape {tuple(values.shape[:-1])}",
@@ -457,7 +457,7 @@ def _snr_inputs(
             "q_noise",
         )
     try:
-        batch = torch.broadcast_shapes(v.shape, qn.shape[:-1])
+        batch = broadcast_shapes(v.shape, qn.shape[:-1])
     except RuntimeError:
         raise UsageError(
             f"leading shape {tuple(qn.shape[:-1])} does not broadcast against q_jam's {tuple(v.shape)}",

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from channelae._validation import broadcast_shapes
 from channelae.channels import CHANNELS
 from channelae.channels.base import Channel, ChannelState, Tail, draw_shape, snr_for
 from channelae.definitions import snr_db_to_n0
@@ -106,7 +107,7 @@ def add_awgn(
         return state
     n0 = link_n0(snr_db, y)  # [S, 1, ..., 1] or []
     try:
-        shape = torch.broadcast_shapes(y.shape, n0.shape)
+        shape = broadcast_shapes(y.shape, n0.shape)
     except RuntimeError:
         raise ValueError(
             f"snr_db of shape {tuple(n0.shape)} (aligned with the leading dims) does not broadcast with "

@@ -94,7 +94,13 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from channelae._validation import check_int_range, check_non_negative, check_one_of, check_positive
+from channelae._validation import (
+    broadcast_shapes,
+    check_int_range,
+    check_non_negative,
+    check_one_of,
+    check_positive,
+)
 from channelae.channels import CHANNELS
 from channelae.channels.awgn import check_complex
 from channelae.channels.base import Channel, ChannelState, Tail, draw_shape
@@ -580,7 +586,7 @@ class OFDM(Channel):
             raise TypeError("ofdm receiver: the state carries no OFDM grid (GridInfo)")
         y, h = state.y, torch.as_tensor(state.h, device=state.y.device)
         no = torch.as_tensor(state.no, dtype=y.real.dtype, device=y.device)
-        shape = torch.broadcast_shapes(y.shape, h.shape, no.shape)
+        shape = broadcast_shapes(y.shape, h.shape, no.shape)
         R = info.num_res
         if shape[-1] != R:
             raise ValueError(f"ofdm receiver: expected {R} resource elements in the last dim; got {shape[-1]}")

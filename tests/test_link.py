@@ -413,3 +413,25 @@ def test_jammer_block_in_a_sionna_flow(untrained, images) -> None:
     y = SionnaAWGN()(y, 0.1)
     z_hat = Receiver(2.0, 10)(y, None, 0.1)
     assert z_hat.shape == (2, B, 10)
+
+
+def test_a_jammed_noisy_link_loads_nothing_heavy() -> None:
+    """The simulate path stays off torch's sympy-backed shape machinery (``torch.broadcast_shapes`` imports it:
+    ~0.6 s at a command's start) and off scipy.stats (the t quantile comes from scipy.special)."""
+    code = (
+        "import sys, torch\n"
+        "from channelae.link import Link\n"
+        "from channelae.models import build_model\n"
+        "from channelae.curves import mean_ci\n"
+        "m = build_model('ae', (1, 28, 28), 4).eval()\n"
+        "link = Link(m, 'pgd-jammer', p_ref=1.0, channel_options={'eps': [0.0, 0.5], 'steps': 2})\n"
+        "link(torch.rand(2, 1, 28, 28), [float('inf'), 10.0], generator=torch.Generator().manual_seed(0))\n"
+        "mean_ci(torch.rand(3, 5))\n"
+        "print([m for m in ('sympy', 'scipy.stats', 'torch.fx.experimental.symbolic_shapes') if m in sys.modules])\n"
+    )
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]"

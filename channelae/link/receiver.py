@@ -27,7 +27,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from channelae._validation import check_one_of
+from channelae._validation import broadcast_shapes, check_one_of
 from channelae.channels.base import ChannelState
 from channelae.errors import UsageError
 from channelae.link.transmitter import Normalize, Transmitter
@@ -148,7 +148,7 @@ class Receiver(nn.Module):
         no_t = torch.as_tensor(no, dtype=y.real.dtype, device=y.device)
         for name, t in (("h", h_t), ("no", no_t)):
             try:
-                torch.broadcast_shapes(t.shape, y.shape)
+                broadcast_shapes(t.shape, y.shape)
             except RuntimeError:
                 raise UsageError(f"shape {list(t.shape)} does not broadcast to y {list(y.shape)}", name) from None
         return ChannelState(y=y, h=h_t, no=no_t)
