@@ -576,6 +576,10 @@ def main(argv: list[str] | None = None) -> None:
     # loaded 2-core machine). Sleep instead. libgomp reads this once, when torch is first imported, which
     # happens inside the commands, i.e. after this line; an explicit setting in the environment wins.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # large activations reused from the heap instead of page-faulted in at every attack pass (channelae._malloc)
+    from channelae._malloc import keep_freed_memory
+
+    keep_freed_memory()
     global _ARGV
     _ARGV = list(argv) if argv is not None else sys.argv[1:]
     # bare `channelae`: the help and exit 0 (typer's no_args_is_help ends in an empty "error:" line)
