@@ -443,11 +443,14 @@ def _convergence_note(results: Results, console: Console) -> None:
             parts.append(f"{what} {100 * float(np.nanmax(g)):.2g} %")
     if not parts:
         return
-    eot = f", {conv.eot} channel draws per step" if conv.eot and conv.eot > 1 else ""
+    noisy_parts = [f"{conv.eot} channel draws per step"] if conv.eot and conv.eot > 1 else []
+    noisy_parts += ["late iterates averaged"] if conv.average else []
+    # simulate searches noiseless SNR points apart (channelae.link.snr_groups): these describe the random link
+    eot = (f"; {', '.join(noisy_parts)} through the random link" if conv.control_variate else
+           f", {', '.join(noisy_parts)}") if noisy_parts else ""
     rest = ", the rest random" if conv.starts > 2 * conv.curvature else ""
     curv = f" (± the top {conv.curvature} curvature directions{rest})" if conv.curvature else ""
     starts = f", {conv.starts} starts{curv}" if conv.starts > 1 else ""
-    eot += ", late iterates averaged" if conv.average else ""
     noisy = (" (finite SNR: estimates on one fresh channel draw each, so the draw is part of the difference)"
              if (~clean).any() and conv.control_variate else
              " (finite SNR: the search's own noisy values)" if (~clean).any() else "")

@@ -294,7 +294,9 @@ class Convergence:
     steps, ``[S][E]`` (NaN at ε = 0, which is not searched), on its own noise draws; plus how it searched
     (``starts`` starts explored per restart, the first ``2·curvature`` of them the curvature directions,
     ``eot`` channel draws averaged per step, ``average`` the fraction of late iterates averaged into a
-    candidate, 0 = none). Noiseless the two
+    candidate, 0 = none; with ``control_variate`` these describe the search where the link after the jammer is
+    random: simulate searches a grid's noiseless point apart, with one draw and no averaging when the link after
+    the jammer is deterministic there, :mod:`channelae.link.snr_groups`). Noiseless the two
     values are exact; through a random link they are estimates (``control_variate``: re-evaluated on one fresh
     channel draw each; else the search's own best noisy values), so their difference includes that draw."""
 

@@ -610,6 +610,10 @@ def test_noiseless_and_finite_snr_points_are_searched_apart(trained_checkpoint: 
     conv = res.convergence  # how it searched at the finite points; the noiseless diagnostic only grows
     assert (conv.eot, conv.control_variate) == (2, True)
     assert conv.distance_final[1][1] >= conv.distance_half[1][1] - 1e-12
+    code, stdout, stderr = run_cli(["report", tmp_path, "--no-plots"])
+    assert code == 0, stderr
+    line = next(ln for ln in stdout.splitlines() if "attack convergence" in ln)
+    assert "; 2 channel draws per step, late iterates averaged through the random link" in line
 
 
 def test_draws_average_each_image_over_independent_realisations(trained_checkpoint: Path, tmp_path: Path) -> None:
