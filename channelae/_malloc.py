@@ -4,9 +4,9 @@ torch's CPU tensors come from the C library's ``malloc``. glibc serves blocks ab
 most 32 MiB, adjusted as the process runs) with fresh ``mmap`` calls and returns them on ``free``, so a loop
 that allocates the same large activations at every step (the PGD jammer's decoder passes: tens of MiB per
 layer) page-faults every one of them in again. Measured on the main job's attack (2-core VM, glibc 2.36,
-``/tmp``-scratch runs, four alternating runs): ~2 million minor page faults and 3.4-7 s of system time per
-attack, against ~40 thousand and 0.5-0.9 s with the thresholds below, i.e. 19-22 s instead of 22-26 s wall
-(peak RSS unchanged, ~0.75-0.8 GB).
+``run_in_snr_groups`` over its SNR grid, a fresh process per run, four runs each way, alternating): ~2 million
+minor page faults and 3.4-7 s of system time per attack, against ~40 thousand and 0.5-0.9 s with the
+thresholds below, i.e. 19.0-21.7 s instead of 22.5-25.6 s wall (peak RSS unchanged, ~0.75-0.8 GB).
 
 Only :func:`channelae.cli.main` calls :func:`keep_freed_memory` (a library should not change its host
 process's allocator); an explicit ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_`` in the environment,
