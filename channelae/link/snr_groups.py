@@ -37,10 +37,11 @@ def snr_groups(snr_db: Tensor) -> list[Tensor]:
     return [noiseless.nonzero().flatten(), (~noiseless).nonzero().flatten()]
 
 
-def _cat_along_snr(parts: list[Tensor], sizes: list[int], order: Tensor) -> Tensor:
+def _cat_along_snr(parts: list[Tensor], sizes: list[int], order: Tensor, ndim: int | None = None) -> Tensor:
     """Join per-group tensors along dim 0 in grid order; a tensor without the SNR dim (it broadcasts, e.g.
-    ``h = 1``) is taken from the first group when all groups agree on it."""
-    if all(p.dim() > 0 and p.shape[0] == s for p, s in zip(parts, sizes)):
+    ``h = 1``, or has fewer than ``ndim`` dims, so its dim 0 is not the SNR dim) is taken from the first group
+    when all groups agree on it."""
+    if all(p.dim() > 0 and p.shape[0] == s and (ndim is None or p.dim() == ndim) for p, s in zip(parts, sizes)):
         return torch.cat(parts).index_select(0, order)
     if all(p.shape == parts[0].shape and torch.equal(p, parts[0]) for p in parts[1:]):
         return parts[0]
@@ -100,7 +101,7 @@ def run_in_snr_groups(link: Link, x: Tensor, snr_db: Tensor, make_generator: Cal
     o = outs[-1]
     order = order.to(o.x_hat.device)
     st = o.state
-    state = st.replace(**{k: _cat_along_snr([getattr(p.state, k) for p in outs], sizes, order)
+    state = st.replace(**{k: _cat_along_snr([getattr(p.state, k) for p in outs], sizes, order, st.y.dim())
                           for k in ("y", "h", "no")})
     return LinkOutput(x_hat=_cat_along_snr([p.x_hat for p in outs], sizes, order), clean=outs[0].clean,
                       z=outs[0].z, s=outs[0].s, z_hat=_cat_along_snr([p.z_hat for p in outs], sizes, order),
